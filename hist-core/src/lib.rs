@@ -1,0 +1,31 @@
+//! Histogram building blocks shared by an eBPF program and the user-space tool that reads it.
+//!
+//! `no_std`, no allocation: the same types compile for `bpfel-unknown-none` and for the host,
+//! so the kernel side and the user side agree on slot numbers, key layout and map size by
+//! construction rather than by convention.
+//!
+//! * [`slot`]: how a value becomes a slot ([`Log2`], [`Linear`]), the overflow slot, the bounds
+//!   of a slot, and [`map_entries`], the exact size of a histogram map.
+//! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
+//!
+//! # Porting from bcc
+//!
+//! | bcc / libbpf-tools | hist |
+//! |---|---|
+//! | `BPF_HISTOGRAM(dist)` | `hist_ebpf::ArrayHist<MAX_SLOT, 1>` (one dense prefix) |
+//! | `BPF_HISTOGRAM(dist, struct key_t, N)` with `key_t { u32 pid; u64 slot; }` | `hist_ebpf::HashHist<u32, MAX_SLOT>` with [`map_entries`]`(MAX_SLOT, N)` |
+//! | `dist.increment(bpf_log2l(delta))` | `DIST.record(prefix, delta)` |
+//! | libbpf-tools `log2l(v)` (`bits.bpf.h`) | [`log2`]`(v)`: identical slots |
+//! | bcc `bpf_log2l(v)` | [`log2`]`(v) + 1` for `v > 0`: bcc never uses slot 0 |
+//!
+//! bcc's `bpf_log2l` returns `log2(v) + 1`, so bcc's slot `i` holds `[2^(i-1), 2^i - 1]` and its
+//! printer starts at index 1. Here slot `s` holds `[2^s, 2^(s+1) - 1]` (and slot 0 holds `{0, 1}`),
+//! as in libbpf-tools. The printed rows (`0 -> 1`, `2 -> 3`, `4 -> 7`, …) are the same.
+#![no_std]
+#![deny(missing_docs)]
+
+pub mod key;
+pub mod slot;
+
+pub use key::{HistKey, KeyPrefix};
+pub use slot::{Buckets, Linear, Log2, log2, log2_branchless, log2_u64, map_entries};

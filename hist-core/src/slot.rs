@@ -1,0 +1,216 @@
+//! Slot math: which slot a value falls in, what a slot spans, and how big a map must be.
+//!
+//! A histogram has the finite slots `0..=max_slot` and one **overflow slot** `max_slot + 1`
+//! that counts every value above the top finite slot (it is `+Inf` in Prometheus terms).
+//! Nothing is clamped silently into the top finite slot. Each key prefix therefore needs
+//! `max_slot + 2` entries, and a map holding `prefixes` of them needs exactly
+//! [`map_entries`]`(max_slot, prefixes)` = `(max_slot + 2) × prefixes` entries; a hash map
+//! sized this way can never fill up.
+//!
+//! # log2 slots
+//!
+//! Slot 0 holds `{0, 1}`; slot `s ≥ 1` holds `[2^s, 2^(s+1) − 1]`, i.e. `s = ⌊log2(v)⌋` with
+//! `log2(0) = 0`. This is libbpf-tools' `log2l()`. bcc's `bpf_log2l()` is the same plus one.
+//!
+//! # linear slots
+//!
+//! Slot `s` holds `[base + s·step, base + (s+1)·step − 1]`: `s = (v − base) / step`.
+//! Values below `base` count in slot 0, as there is no underflow slot.
+
+use core::ops::RangeInclusive;
+
+use num_traits::{PrimInt, Unsigned};
+
+/// `⌊log2(v)⌋` for an unsigned integer of any width, with `log2(0) = log2(1) = 0`.
+///
+/// This is the log2 slot of `v` before the overflow slot is applied (see [`Log2::slot`]).
+///
+/// ```
+/// use hist_core::log2;
+/// assert_eq!(log2(0u8), 0);
+/// assert_eq!(log2(1u16), 0);
+/// assert_eq!(log2(1023u32), 9);
+/// assert_eq!(log2(1024u64), 10);
+/// assert_eq!(log2(u128::MAX), 127);
+/// ```
+#[inline(always)]
+pub fn log2<T: PrimInt + Unsigned>(v: T) -> u32 {
+    match v.to_u64() {
+        Some(v) => log2_u64(v),
+        // Only `u128` values above `u64::MAX` get here, never on BPF.
+        None => T::zero().count_zeros() - 1 - v.leading_zeros(),
+    }
+}
+
+/// `⌊log2(v)⌋` of a `u64`, in the form that is cheapest on the target.
+///
+/// On the host `leading_zeros` is one instruction (`lzcnt`). BPF has no count-leading-zeros:
+/// there `leading_zeros` costs ~40 instructions while [`log2_branchless`] costs 27
+/// (measured: ENVIRONMENT.md, "Cost of the log2 slot in BPF").
+#[inline(always)]
+pub const fn log2_u64(v: u64) -> u32 {
+    #[cfg(target_arch = "bpf")]
+    {
+        log2_branchless(v)
+    }
+    #[cfg(not(target_arch = "bpf"))]
+    {
+        if v == 0 { 0 } else { 63 - v.leading_zeros() }
+    }
+}
+
+/// `⌊log2(v)⌋` of a `u64` by a six-step branch-free binary search (the form used on BPF).
+///
+/// Each step asks whether the value still has bits above the lower half of the remaining
+/// width, and if so shifts them down and adds the half-width to the result.
+#[inline(always)]
+pub const fn log2_branchless(mut v: u64) -> u32 {
+    let mut r = ((v > 0xFFFF_FFFF) as u32) << 5;
+    v >>= r;
+    let mut shift = ((v > 0xFFFF) as u32) << 4;
+    v >>= shift;
+    r |= shift;
+    shift = ((v > 0xFF) as u32) << 3;
+    v >>= shift;
+    r |= shift;
+    shift = ((v > 0xF) as u32) << 2;
+    v >>= shift;
+    r |= shift;
+    shift = ((v > 0x3) as u32) << 1;
+    v >>= shift;
+    r |= shift;
+    r | (v >> 1) as u32
+}
+
+/// Number of entries a map needs for `prefixes` histograms of finite slots `0..=max_slot`:
+/// `(max_slot + 2) × prefixes` (the `+ 2` is slot 0 and the overflow slot).
+///
+/// ```
+/// // The XFS reclaim monitor: max_latency_slot = 26, two operations.
+/// assert_eq!(hist_core::map_entries(26, 2), 56);
+/// ```
+pub const fn map_entries(max_slot: u32, prefixes: u32) -> u32 {
+    (max_slot + 2) * prefixes
+}
+
+/// How values map to the slots of a histogram. Implemented by [`Log2`] and [`Linear`].
+pub trait Buckets: Copy {
+    /// The highest finite slot.
+    fn max_slot(&self) -> u32;
+
+    /// The slot that `value` is counted in: a finite slot, or the overflow slot.
+    fn slot(&self, value: u64) -> u32;
+
+    /// The smallest value counted in `slot`.
+    fn low(&self, slot: u32) -> u64;
+
+    /// The overflow slot, `max_slot + 1`: every value above the top finite slot.
+    #[inline(always)]
+    fn overflow_slot(&self) -> u32 {
+        self.max_slot() + 1
+    }
+
+    /// Entries per prefix: the finite slots plus the overflow slot.
+    #[inline(always)]
+    fn slots_per_prefix(&self) -> u32 {
+        self.max_slot() + 2
+    }
+
+    /// The values counted in `slot`. The overflow slot spans up to `u64::MAX`.
+    fn bounds(&self, slot: u32) -> RangeInclusive<u64> {
+        let high = if slot >= self.overflow_slot() {
+            u64::MAX
+        } else {
+            self.low(slot + 1).saturating_sub(1).max(self.low(slot))
+        };
+        self.low(slot)..=high
+    }
+}
+
+/// Power-of-two slots `0..=max_slot` plus the overflow slot (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Log2 {
+    max_slot: u32,
+}
+
+impl Log2 {
+    /// Log2 slots up to `max_slot` (at most 63; a `u64` has no value above slot 63).
+    pub const fn new(max_slot: u32) -> Self {
+        assert!(max_slot <= 63, "a log2 histogram of u64 has at most 64 slots (max_slot 63)");
+        Self { max_slot }
+    }
+}
+
+impl Buckets for Log2 {
+    #[inline(always)]
+    fn max_slot(&self) -> u32 {
+        self.max_slot
+    }
+
+    #[inline(always)]
+    fn slot(&self, value: u64) -> u32 {
+        let slot = log2_u64(value);
+        if slot > self.max_slot { self.max_slot + 1 } else { slot }
+    }
+
+    fn low(&self, slot: u32) -> u64 {
+        match slot {
+            0 => 0,
+            64.. => u64::MAX,
+            s => 1 << s,
+        }
+    }
+
+    fn bounds(&self, slot: u32) -> RangeInclusive<u64> {
+        let high = match slot {
+            _ if slot > self.max_slot => u64::MAX,
+            63.. => u64::MAX,
+            s => (2 << s) - 1,
+        };
+        self.low(slot)..=high
+    }
+}
+
+/// Equal-width slots `[base + s·step, base + (s+1)·step − 1]` for `s` in `0..=max_slot`,
+/// plus the overflow slot. Values below `base` count in slot 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linear {
+    base: u64,
+    step: u64,
+    max_slot: u32,
+}
+
+impl Linear {
+    /// Linear slots of width `step` (at least 1) starting at `base`.
+    pub const fn new(base: u64, step: u64, max_slot: u32) -> Self {
+        assert!(step > 0, "a linear histogram needs a step of at least 1");
+        Self { base, step, max_slot }
+    }
+
+    /// The first value of slot 0.
+    pub const fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The width of a slot.
+    pub const fn step(&self) -> u64 {
+        self.step
+    }
+}
+
+impl Buckets for Linear {
+    #[inline(always)]
+    fn max_slot(&self) -> u32 {
+        self.max_slot
+    }
+
+    #[inline(always)]
+    fn slot(&self, value: u64) -> u32 {
+        let index = value.saturating_sub(self.base) / self.step;
+        if index > self.max_slot as u64 { self.max_slot + 1 } else { index as u32 }
+    }
+
+    fn low(&self, slot: u32) -> u64 {
+        self.base.saturating_add((slot as u64).saturating_mul(self.step))
+    }
+}

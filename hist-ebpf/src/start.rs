@@ -1,0 +1,54 @@
+//! The start-timestamp pattern for entry/exit latency: store `bpf_ktime_get_ns()` at entry,
+//! take it back at exit.
+
+use aya_ebpf::{bindings::BPF_ANY, helpers::bpf_ktime_get_ns, maps::HashMap};
+use bytemuck::Pod;
+
+/// Entry timestamps keyed by `K` (a tid, or `[tid, op]`). `K: Pod` rules out padding, for the
+/// same reason as [`hist_core::key`] explains.
+#[repr(transparent)]
+pub struct StartTimes<K: Pod> {
+    map: HashMap<K, u64>,
+}
+
+impl<K: Pod> StartTimes<K> {
+    /// Room for `max_entries` operations in flight at once.
+    pub const fn with_max_entries(max_entries: u32) -> Self {
+        Self { map: HashMap::with_max_entries(max_entries, 0) }
+    }
+
+    /// Stores the current time as the start of `key`, replacing an older one.
+    #[inline(always)]
+    pub fn start(&self, key: &K) {
+        self.start_at(key, now_ns());
+    }
+
+    /// Stores `ns` as the start of `key`.
+    #[inline(always)]
+    pub fn start_at(&self, key: &K, ns: u64) {
+        let _ = self.map.insert(key, &ns, BPF_ANY as u64);
+    }
+
+    /// Removes the start of `key` and returns the nanoseconds since then, or `None` when no
+    /// start was recorded (the operation began before tracing did).
+    #[inline(always)]
+    pub fn elapsed_ns(&self, key: &K) -> Option<u64> {
+        self.elapsed_ns_at(key, now_ns())
+    }
+
+    /// Like [`elapsed_ns`](Self::elapsed_ns), measured up to `now_ns`.
+    #[inline(always)]
+    pub fn elapsed_ns_at(&self, key: &K, now_ns: u64) -> Option<u64> {
+        // SAFETY: the value is copied out before the entry is removed below.
+        let start = unsafe { *self.map.get(key)? };
+        let _ = self.map.remove(key);
+        now_ns.checked_sub(start)
+    }
+}
+
+/// Monotonic nanoseconds (`bpf_ktime_get_ns`).
+#[inline(always)]
+pub fn now_ns() -> u64 {
+    // SAFETY: a BPF helper without arguments or side effects.
+    unsafe { bpf_ktime_get_ns() }
+}

@@ -1,0 +1,28 @@
+//! The user-space side of `hist`: read eBPF histogram maps written by `hist-ebpf` into typed
+//! snapshots, clear them, and render them exactly as bcc does.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut ebpf: aya::Ebpf = unimplemented!();
+//! use hist_user::{HashHistMap, render};
+//!
+//! const MAX_SLOT: u32 = 26; // the same constant the eBPF program uses
+//! let mut dist = HashHistMap::<u32>::new(ebpf.take_map("DIST").unwrap(), MAX_SLOT)?;
+//! let snapshot = dist.snapshot()?;
+//! for (pid, hist) in &snapshot {
+//!     print!("\npid = {pid}\n{}", render::log2_hist(hist, "usecs"));
+//! }
+//! dist.clear()?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod map;
+pub mod render;
+mod snapshot;
+
+pub use error::Error;
+pub use hist_core;
+pub use map::{ArrayHistMap, HashHistMap};
+pub use snapshot::{Histogram, Snapshot};

@@ -1,0 +1,191 @@
+//! Readers over the aya maps that `hist-ebpf` histograms live in.
+//!
+//! Each reader accepts both the shared and the per-CPU kind of its map, so switching the kernel
+//! side between `HashHist` and `PerCpuHashHist` (or `ArrayHist` and `PerCpuArrayHist`) needs no
+//! change in user space.
+
+use aya::maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues};
+use hist_core::{HistKey, KeyPrefix};
+
+use crate::{Error, Histogram, Snapshot};
+
+/// A hash-map histogram (`HashHist` / `PerCpuHashHist`) keyed by [`HistKey<P>`].
+pub struct HashHistMap<P: KeyPrefix> {
+    map: HashKind<P>,
+    max_slot: u32,
+}
+
+enum HashKind<P: KeyPrefix> {
+    Shared(HashMap<MapData, HistKey<P>, u64>),
+    PerCpu(PerCpuHashMap<MapData, HistKey<P>, u64>),
+}
+
+impl<P: KeyPrefix + Ord> HashHistMap<P> {
+    /// Wraps `map` (from `Ebpf::take_map`), whose histograms have finite slots `0..=max_slot`.
+    pub fn new(map: Map, max_slot: u32) -> Result<Self, Error> {
+        let map = match map {
+            Map::HashMap(_) => HashKind::Shared(HashMap::try_from(map)?),
+            Map::PerCpuHashMap(_) => HashKind::PerCpu(PerCpuHashMap::try_from(map)?),
+            other => return Err(wrong_type("a hash or per-CPU hash map", &other)),
+        };
+        Ok(Self { map, max_slot })
+    }
+
+    /// Reads every histogram, summing per-CPU copies.
+    pub fn snapshot(&self) -> Result<Snapshot<P>, Error> {
+        let mut snapshot = Snapshot::new();
+        let mut count = |key: HistKey<P>, value: u64| {
+            let HistKey { prefix, slot } = key;
+            snapshot
+                .entry(prefix)
+                .or_insert_with(|| Histogram::new(self.max_slot))
+                .add(slot, value);
+        };
+        match &self.map {
+            HashKind::Shared(map) => {
+                for entry in map.iter() {
+                    let (key, value) = entry?;
+                    count(key, value);
+                }
+            }
+            HashKind::PerCpu(map) => {
+                for entry in map.iter() {
+                    let (key, values) = entry?;
+                    count(key, values.iter().sum());
+                }
+            }
+        }
+        snapshot.retain(|_, hist| !hist.is_empty());
+        Ok(snapshot)
+    }
+
+    /// Deletes every entry, as bcc's `table.clear()` does between intervals.
+    pub fn clear(&mut self) -> Result<(), Error> {
+        match &mut self.map {
+            HashKind::Shared(map) => {
+                for key in map.keys().collect::<Result<Vec<_>, _>>()? {
+                    remove_if_present(map.remove(&key))?;
+                }
+            }
+            HashKind::PerCpu(map) => {
+                for key in map.keys().collect::<Result<Vec<_>, _>>()? {
+                    remove_if_present(map.remove(&key))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of entries (distinct keys) in the map now.
+    pub fn len(&self) -> Result<usize, Error> {
+        let keys = match &self.map {
+            HashKind::Shared(map) => map.keys().count(),
+            HashKind::PerCpu(map) => map.keys().count(),
+        };
+        Ok(keys)
+    }
+
+    /// True when the map has no entries.
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+}
+
+/// An array histogram (`ArrayHist` / `PerCpuArrayHist`) indexed `prefix × (max_slot + 2) + slot`;
+/// its prefixes are the indexes `0..prefixes`.
+pub struct ArrayHistMap {
+    map: ArrayKind,
+    max_slot: u32,
+}
+
+enum ArrayKind {
+    Shared(Array<MapData, u64>),
+    PerCpu(PerCpuArray<MapData, u64>),
+}
+
+impl ArrayHistMap {
+    /// Wraps `map` (from `Ebpf::take_map`), whose histograms have finite slots `0..=max_slot`.
+    pub fn new(map: Map, max_slot: u32) -> Result<Self, Error> {
+        let map = match map {
+            Map::Array(_) => ArrayKind::Shared(Array::try_from(map)?),
+            Map::PerCpuArray(_) => ArrayKind::PerCpu(PerCpuArray::try_from(map)?),
+            other => return Err(wrong_type("an array or per-CPU array map", &other)),
+        };
+        let len = match &map {
+            ArrayKind::Shared(map) => map.len(),
+            ArrayKind::PerCpu(map) => map.len(),
+        };
+        let slots_per_prefix = max_slot + 2;
+        if len % slots_per_prefix != 0 {
+            return Err(Error::ArraySize { len, slots_per_prefix });
+        }
+        Ok(Self { map, max_slot })
+    }
+
+    /// How many histograms the map holds.
+    pub fn prefixes(&self) -> u32 {
+        self.len() / (self.max_slot + 2)
+    }
+
+    fn len(&self) -> u32 {
+        match &self.map {
+            ArrayKind::Shared(map) => map.len(),
+            ArrayKind::PerCpu(map) => map.len(),
+        }
+    }
+
+    /// Reads every histogram that counted something, summing per-CPU copies.
+    pub fn snapshot(&self) -> Result<Snapshot<u32>, Error> {
+        let counts: Vec<u64> = match &self.map {
+            ArrayKind::Shared(map) => map.iter().collect::<Result<_, _>>()?,
+            ArrayKind::PerCpu(map) => map
+                .iter()
+                .map(|values| values.map(|values| values.iter().sum()))
+                .collect::<Result<_, _>>()?,
+        };
+        let slots_per_prefix = self.max_slot as usize + 2;
+        Ok(counts
+            .chunks_exact(slots_per_prefix)
+            .enumerate()
+            .filter(|(_, counts)| counts.iter().any(|&c| c != 0))
+            .map(|(prefix, counts)| {
+                let (overflow, finite) = counts.split_last().expect("max_slot + 2 > 0");
+                (prefix as u32, Histogram::from_counts(finite, *overflow))
+            })
+            .collect())
+    }
+
+    /// Sets every counter to zero.
+    pub fn clear(&mut self) -> Result<(), Error> {
+        let len = self.len();
+        match &mut self.map {
+            ArrayKind::Shared(map) => {
+                for index in 0..len {
+                    map.set(index, 0, 0)?;
+                }
+            }
+            ArrayKind::PerCpu(map) => {
+                let cpus = aya::util::nr_cpus().map_err(|(_, error)| MapError::IoError(error))?;
+                for index in 0..len {
+                    let zeros = PerCpuValues::try_from(vec![0u64; cpus]).map_err(MapError::IoError)?;
+                    map.set(index, zeros, 0)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key that vanished between listing and removal (another reader cleared it) is not an error.
+fn remove_if_present(result: Result<(), MapError>) -> Result<(), Error> {
+    match result {
+        Err(MapError::KeyNotFound) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn wrong_type(expected: &'static str, map: &Map) -> Error {
+    let found = format!("{map:?}");
+    let found = found.split('(').next().unwrap_or("map").to_string();
+    Error::WrongMapType { expected, found }
+}

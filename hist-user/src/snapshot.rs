@@ -1,0 +1,90 @@
+//! Typed, owned copies of histogram maps, with per-CPU values already summed.
+
+use std::collections::BTreeMap;
+
+use hist_core::{Buckets, Log2};
+
+/// One histogram: counts of the finite slots `0..=max_slot` and of the overflow slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram {
+    /// `max_slot + 2` counters; the last one is the overflow slot.
+    counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// An empty histogram of finite slots `0..=max_slot`.
+    pub fn new(max_slot: u32) -> Self {
+        Self { counts: vec![0; max_slot as usize + 2] }
+    }
+
+    /// A histogram from its finite slots and its overflow count.
+    pub fn from_counts(finite: &[u64], overflow: u64) -> Self {
+        let mut counts = finite.to_vec();
+        counts.push(overflow);
+        Self { counts }
+    }
+
+    /// The highest finite slot.
+    pub fn max_slot(&self) -> u32 {
+        self.counts.len() as u32 - 2
+    }
+
+    /// The counts of the finite slots `0..=max_slot`.
+    pub fn finite(&self) -> &[u64] {
+        &self.counts[..self.counts.len() - 1]
+    }
+
+    /// The count of the overflow slot: values above the top finite slot.
+    pub fn overflow(&self) -> u64 {
+        self.counts[self.counts.len() - 1]
+    }
+
+    /// The count of `slot` (the overflow slot is `max_slot + 1`); 0 past the end.
+    pub fn count(&self, slot: u32) -> u64 {
+        self.counts.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// Adds `count` to `slot`; a slot past the overflow slot counts as overflow.
+    pub fn add(&mut self, slot: u32, count: u64) {
+        let last = self.counts.len() - 1;
+        self.counts[(slot as usize).min(last)] += count;
+    }
+
+    /// Adds every count of `other` (of the same `max_slot`) to this one.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (slot, &count) in other.counts.iter().enumerate() {
+            self.add(slot as u32, count);
+        }
+    }
+
+    /// The number of values counted, overflow included.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// True when nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|&c| c == 0)
+    }
+
+    /// `(slot, value range, count)` of every slot, overflow last, under `buckets` (the
+    /// histogram does not know whether it was filled with log2 or linear slots).
+    pub fn rows<B: Buckets + 'static>(
+        &self,
+        buckets: B,
+    ) -> impl Iterator<Item = (u32, std::ops::RangeInclusive<u64>, u64)> + '_ {
+        self.counts.iter().enumerate().map(move |(slot, &count)| {
+            let slot = slot as u32;
+            (slot, buckets.bounds(slot), count)
+        })
+    }
+
+    /// The log2 slot layout of this histogram.
+    pub fn log2(&self) -> Log2 {
+        Log2::new(self.max_slot())
+    }
+}
+
+/// The histograms of one map, by prefix, in prefix order. Prefixes that counted nothing are
+/// absent.
+pub type Snapshot<P> = BTreeMap<P, Histogram>;

@@ -1,0 +1,58 @@
+//! A child process with a known behaviour, for the live-kernel tests. It waits for a line on
+//! stdin (so the tracer can attach to its pid first), then runs one pattern and exits:
+//!
+//! * `getpid CALLS THREADS`: exactly CALLS `getpid()` syscalls, split over THREADS threads;
+//! * `sleep MS TIMES`: sleeps MS milliseconds TIMES times;
+//! * `spin SPIN_MS SLEEP_US TIMES`: spins on the CPU for SPIN_MS ms, then sleeps SLEEP_US µs,
+//!   TIMES times.
+use std::{
+    env, io,
+    thread,
+    time::{Duration, Instant},
+};
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let number = |i: usize| -> u64 {
+        args.get(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("usage: workload getpid|sleep|spin NUMBERS… (got {args:?})"))
+    };
+    io::stdin().read_line(&mut String::new()).expect("read go line");
+    match args.first().map(String::as_str) {
+        Some("getpid") => {
+            let (calls, threads) = (number(1), number(2));
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let mine = calls / threads + u64::from(t < calls % threads);
+                    thread::spawn(move || {
+                        for _ in 0..mine {
+                            // glibc does not cache getpid(): one syscall per call.
+                            std::hint::black_box(std::process::id());
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().expect("worker");
+            }
+        }
+        Some("sleep") => {
+            let (ms, times) = (number(1), number(2));
+            for _ in 0..times {
+                thread::sleep(Duration::from_millis(ms));
+            }
+        }
+        Some("spin") => {
+            let (spin_ms, sleep_us, times) = (number(1), number(2), number(3));
+            for _ in 0..times {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(spin_ms) {
+                    std::hint::spin_loop();
+                }
+                thread::sleep(Duration::from_micros(sleep_us));
+            }
+        }
+        _ => panic!("usage: workload getpid|sleep|spin NUMBERS…"),
+    }
+}

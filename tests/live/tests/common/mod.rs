@@ -1,0 +1,58 @@
+//! The workload child of the live tests.
+
+use std::{
+    io::Write as _,
+    process::{Child, ChildStdin, Command, Stdio},
+};
+
+/// A child running the `workload` binary, stopped until [`Workload::start`].
+pub struct Workload {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Workload {
+    /// Spawns `workload <args>`; it waits on stdin before doing anything measurable.
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workload"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn workload");
+        let stdin = child.stdin.take();
+        Self { child, stdin }
+    }
+
+    /// The child's pid (its tgid).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets the child run its pattern, and waits for it to finish.
+    pub fn run_to_end(mut self) {
+        let mut stdin = self.stdin.take().expect("started once");
+        stdin.write_all(b"go\n").expect("start workload");
+        drop(stdin);
+        let status = self.child.wait().expect("wait workload");
+        assert!(status.success(), "workload failed: {status}");
+    }
+}
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// aya attaches tracepoints through tracefs, which this kernel does not mount at boot.
+pub fn mount_tracefs() {
+    let path = std::path::Path::new("/sys/kernel/tracing/events");
+    if !path.exists() {
+        let status = Command::new("mount")
+            .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount tracefs at /sys/kernel/tracing");
+    }
+}
