@@ -84,7 +84,17 @@ macro_rules! key_prefix {
     )+};
 }
 
-key_prefix!((), u32, i32, [u32; 2], [u32; 3], [u32; 4], [u8; 4], [u8; 8], [u8; 16]);
+key_prefix!(
+    (),
+    u32,
+    i32,
+    [u32; 2],
+    [u32; 3],
+    [u32; 4],
+    [u8; 4],
+    [u8; 8],
+    [u8; 16]
+);
 
 /// A histogram map key: which histogram (`prefix`) and which slot of it.
 ///

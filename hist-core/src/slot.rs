@@ -136,7 +136,10 @@ pub struct Log2 {
 impl Log2 {
     /// Log2 slots up to `max_slot` (at most 63; a `u64` has no value above slot 63).
     pub const fn new(max_slot: u32) -> Self {
-        assert!(max_slot <= 63, "a log2 histogram of u64 has at most 64 slots (max_slot 63)");
+        assert!(
+            max_slot <= 63,
+            "a log2 histogram of u64 has at most 64 slots (max_slot 63)"
+        );
         Self { max_slot }
     }
 }
@@ -150,7 +153,11 @@ impl Buckets for Log2 {
     #[inline(always)]
     fn slot(&self, value: u64) -> u32 {
         let slot = log2_u64(value);
-        if slot > self.max_slot { self.max_slot + 1 } else { slot }
+        if slot > self.max_slot {
+            self.max_slot + 1
+        } else {
+            slot
+        }
     }
 
     fn low(&self, slot: u32) -> u64 {
@@ -184,7 +191,11 @@ impl Linear {
     /// Linear slots of width `step` (at least 1) starting at `base`.
     pub const fn new(base: u64, step: u64, max_slot: u32) -> Self {
         assert!(step > 0, "a linear histogram needs a step of at least 1");
-        Self { base, step, max_slot }
+        Self {
+            base,
+            step,
+            max_slot,
+        }
     }
 
     /// The first value of slot 0.
@@ -207,10 +218,15 @@ impl Buckets for Linear {
     #[inline(always)]
     fn slot(&self, value: u64) -> u32 {
         let index = value.saturating_sub(self.base) / self.step;
-        if index > self.max_slot as u64 { self.max_slot + 1 } else { index as u32 }
+        if index > self.max_slot as u64 {
+            self.max_slot + 1
+        } else {
+            index as u32
+        }
     }
 
     fn low(&self, slot: u32) -> u64 {
-        self.base.saturating_add((slot as u64).saturating_mul(self.step))
+        self.base
+            .saturating_add((slot as u64).saturating_mul(self.step))
     }
 }

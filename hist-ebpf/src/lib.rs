@@ -67,7 +67,11 @@ pub trait Histogram {
 /// every key a probe can produce.
 #[inline(always)]
 const fn capped(slot: u32, max_slot: u32) -> u32 {
-    if slot > max_slot + 1 { max_slot + 1 } else { slot }
+    if slot > max_slot + 1 {
+        max_slot + 1
+    } else {
+        slot
+    }
 }
 
 /// Adds `count` to the shared counter behind `value` atomically (a BPF `lock xadd`).

@@ -14,7 +14,9 @@ pub struct StartTimes<K: Pod> {
 impl<K: Pod> StartTimes<K> {
     /// Room for `max_entries` operations in flight at once.
     pub const fn with_max_entries(max_entries: u32) -> Self {
-        Self { map: HashMap::with_max_entries(max_entries, 0) }
+        Self {
+            map: HashMap::with_max_entries(max_entries, 0),
+        }
     }
 
     /// Stores the current time as the start of `key`, replacing an older one.

@@ -18,6 +18,8 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod interval;
+pub mod kernel;
 mod map;
 pub mod render;
 mod snapshot;

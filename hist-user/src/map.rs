@@ -117,7 +117,10 @@ impl ArrayHistMap {
         };
         let slots_per_prefix = max_slot + 2;
         if len % slots_per_prefix != 0 {
-            return Err(Error::ArraySize { len, slots_per_prefix });
+            return Err(Error::ArraySize {
+                len,
+                slots_per_prefix,
+            });
         }
         Ok(Self { map, max_slot })
     }
@@ -167,7 +170,8 @@ impl ArrayHistMap {
             ArrayKind::PerCpu(map) => {
                 let cpus = aya::util::nr_cpus().map_err(|(_, error)| MapError::IoError(error))?;
                 for index in 0..len {
-                    let zeros = PerCpuValues::try_from(vec![0u64; cpus]).map_err(MapError::IoError)?;
+                    let zeros =
+                        PerCpuValues::try_from(vec![0u64; cpus]).map_err(MapError::IoError)?;
                     map.set(index, zeros, 0)?;
                 }
             }

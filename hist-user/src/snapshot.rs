@@ -14,7 +14,9 @@ pub struct Histogram {
 impl Histogram {
     /// An empty histogram of finite slots `0..=max_slot`.
     pub fn new(max_slot: u32) -> Self {
-        Self { counts: vec![0; max_slot as usize + 2] }
+        Self {
+            counts: vec![0; max_slot as usize + 2],
+        }
     }
 
     /// A histogram from its finite slots and its overflow count.

@@ -23,10 +23,15 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
         .set_global("TARGET_TGID", &tgid, true)
         .load(PROBES)
         .expect("load test probes");
-    let program: &mut TracePoint =
-        ebpf.program_mut("count_getpid").unwrap().try_into().unwrap();
+    let program: &mut TracePoint = ebpf
+        .program_mut("count_getpid")
+        .unwrap()
+        .try_into()
+        .unwrap();
     program.load().expect("verifier accepts count_getpid");
-    program.attach("syscalls", "sys_enter_getpid").expect("attach sys_enter_getpid");
+    program
+        .attach("syscalls", "sys_enter_getpid")
+        .expect("attach sys_enter_getpid");
 
     workload.run_to_end();
 
@@ -51,5 +56,8 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
     assert_eq!(array, percpu_array);
     assert_eq!(hash, array);
     // Values are 13-bit: some land above slot 11, in the overflow slot.
-    assert!(hash.values().any(|h| h.overflow() > 0), "overflow slot never used: {hash:?}");
+    assert!(
+        hash.values().any(|h| h.overflow() > 0),
+        "overflow slot never used: {hash:?}"
+    );
 }

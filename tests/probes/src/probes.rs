@@ -4,9 +4,7 @@ use aya_ebpf::{
     maps::HashMap,
     programs::TracePointContext,
 };
-use hist_ebpf::{
-    ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
-};
+use hist_ebpf::{ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist};
 
 /// Slots of the test histograms; values of 2^12 and above land in the overflow slot.
 const MAX_SLOT: u32 = 11;
@@ -48,7 +46,10 @@ pub fn keys_sched_switch(_ctx: TracePointContext) -> u32 {
     zeroed.slot = slot;
     count(&KEYS_ZEROED, &zeroed);
 
-    let padded = PaddedKey { op: op as u8, slot: slot as u64 };
+    let padded = PaddedKey {
+        op: op as u8,
+        slot: slot as u64,
+    };
     count(&KEYS_PADDED, &padded);
     0
 }

@@ -6,8 +6,7 @@
 //! * `spin SPIN_MS SLEEP_US TIMES`: spins on the CPU for SPIN_MS ms, then sleeps SLEEP_US µs,
 //!   TIMES times.
 use std::{
-    env, io,
-    thread,
+    env, io, thread,
     time::{Duration, Instant},
 };
 
@@ -18,7 +17,9 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("usage: workload getpid|sleep|spin NUMBERS… (got {args:?})"))
     };
-    io::stdin().read_line(&mut String::new()).expect("read go line");
+    io::stdin()
+        .read_line(&mut String::new())
+        .expect("read go line");
     match args.first().map(String::as_str) {
         Some("getpid") => {
             let (calls, threads) = (number(1), number(2));

@@ -28,11 +28,15 @@ impl Workload {
         self.child.id()
     }
 
-    /// Lets the child run its pattern, and waits for it to finish.
-    pub fn run_to_end(mut self) {
+    /// Lets the child run its pattern.
+    pub fn start(&mut self) {
         let mut stdin = self.stdin.take().expect("started once");
         stdin.write_all(b"go\n").expect("start workload");
-        drop(stdin);
+    }
+
+    /// Lets the child run its pattern, and waits for it to finish.
+    pub fn run_to_end(mut self) {
+        self.start();
         let status = self.child.wait().expect("wait workload");
         assert!(status.success(), "workload failed: {status}");
     }
