@@ -31,7 +31,7 @@
 //!
 //! A prefix that would leave padding does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 //! #[repr(C)]
 //! struct Op {
@@ -77,8 +77,8 @@ macro_rules! key_prefix {
             ::core::mem::size_of::<$crate::HistKey<$prefix>>()
                 == ::core::mem::size_of::<$prefix>() + ::core::mem::size_of::<u32>(),
             ::core::concat!(
-                "HistKey<", ::core::stringify!($prefix), "> would have padding bytes: ",
-                "make the prefix a multiple of 4 bytes (u32, [u8; 4*n], [u32; n])"
+                "HistKey<", ::core::stringify!($prefix), "> would have padding bytes: use a prefix of 4·n bytes ",
+                "aligned to at most 4 (u32, [u8; 4*n], [u32; n]; a u64 as [u32; 2])"
             ),
         );
     )+};

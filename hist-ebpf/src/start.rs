@@ -28,7 +28,7 @@ impl<K: Pod> StartTimes<K> {
     /// Stores `ns` as the start of `key`.
     #[inline(always)]
     pub fn start_at(&self, key: &K, ns: u64) {
-        let _ = self.map.insert(key, &ns, BPF_ANY as u64);
+        let _ = self.map.insert(key, ns, BPF_ANY as u64);
     }
 
     /// Removes the start of `key` and returns the nanoseconds since then, or `None` when no

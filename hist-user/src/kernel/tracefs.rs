@@ -64,9 +64,8 @@ fn read_tracefs_mounts() -> Result<Vec<PathBuf>, KernelError> {
 /// `/sys/kernel/debug/tracing`), if there is one.
 fn standard_tracefs(mounts: &[PathBuf]) -> Option<PathBuf> {
     // Listed in /proc/mounts is not enough: a later mount over /sys/kernel hides it.
-    let mounted = |p: &str| {
-        mounts.iter().any(|m| m == Path::new(p)) && Path::new(p).join("events").is_dir()
-    };
+    let mounted =
+        |p: &str| mounts.iter().any(|m| m == Path::new(p)) && Path::new(p).join("events").is_dir();
     if mounted(TRACEFS_MOUNT_POINT) {
         return Some(PathBuf::from(TRACEFS_MOUNT_POINT));
     }

@@ -20,7 +20,7 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
     let workload = common::Workload::spawn(&["getpid", &CALLS.to_string(), "2"]);
     let tgid = workload.pid();
     let mut ebpf = EbpfLoader::new()
-        .set_global("TARGET_TGID", &tgid, true)
+        .override_global("TARGET_TGID", &tgid, true)
         .load(PROBES)
         .expect("load test probes");
     let program: &mut TracePoint = ebpf

@@ -127,10 +127,17 @@ fn per_process_sections_name_the_process() {
     std::thread::sleep(std::time::Duration::from_millis(400));
     let output = cpudist.interrupt();
     // bcc prints the comm file as read, newline included, hence the blank line.
-    let section = format!("\npid = {pid} workload\n\n     msecs               : count     distribution\n");
-    assert!(output.starts_with(&format!("\n{section}")), "no section for pid {pid}:\n{output}");
+    let section =
+        format!("\npid = {pid} workload\n\n     msecs               : count     distribution\n");
+    assert!(
+        output.starts_with(&format!("\n{section}")),
+        "no section for pid {pid}:\n{output}"
+    );
     let rows = rows(&output);
-    assert!(rows.get(&16).copied().unwrap_or(0) >= 10, "20 ms sleeps in 16 -> 31:\n{output}");
+    assert!(
+        rows.get(&16).copied().unwrap_or(0) >= 10,
+        "20 ms sleeps in 16 -> 31:\n{output}"
+    );
 }
 
 /// Runs cpudist to completion; returns (exit code, stdout, stderr).
@@ -192,8 +199,17 @@ fn interval_and_count_print_that_many_histograms() {
 #[test]
 fn unprivileged_user_is_told_what_is_missing() {
     let cpudist = cpudist_bin();
-    let args = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", &cpudist];
-    let output = Command::new("setpriv").args(args).output().expect("run setpriv");
+    let args = [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        &cpudist,
+    ];
+    let output = Command::new("setpriv")
+        .args(args)
+        .output()
+        .expect("run setpriv");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(
@@ -217,5 +233,8 @@ fn tracefs_that_cannot_be_mounted_is_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("cpudist: tracefs is not mounted and mounting it failed"), "{stderr}");
+    assert!(
+        stderr.starts_with("cpudist: tracefs is not mounted and mounting it failed"),
+        "{stderr}"
+    );
 }

@@ -1,4 +1,6 @@
-//! The workload child of the live tests.
+//! The workload child of the live tests, and tracefs.
+// Each test file uses a part of this module.
+#![allow(dead_code)]
 
 use std::{
     io::Write as _,

@@ -1,0 +1,138 @@
+//! Properties and boundaries of the slot math: every value lies within its slot's bounds.
+
+use hist_core::{Buckets, HistKey, Linear, Log2, log2, log2_branchless, log2_u64, map_entries};
+use proptest::prelude::*;
+
+const FULL: Log2 = Log2::new(63);
+
+fn assert_in_own_slot(v: u64) {
+    let slot = FULL.slot(v);
+    let bounds = FULL.bounds(slot);
+    assert!(bounds.contains(&v), "{v} not in slot {slot} = {bounds:?}");
+    assert_eq!(
+        log2_branchless(v),
+        log2_u64(v),
+        "branch-free form differs at {v}"
+    );
+    assert_eq!(log2(v), slot, "generic log2 differs at {v}");
+}
+
+#[test]
+fn boundaries_of_every_power_of_two() {
+    for v in [0, 1, u64::MAX] {
+        assert_in_own_slot(v);
+    }
+    assert_eq!(FULL.slot(0), 0);
+    assert_eq!(FULL.slot(1), 0);
+    assert_eq!(FULL.slot(u64::MAX), 63);
+    for k in 1..64u32 {
+        let p = 1u64 << k;
+        for v in [p - 1, p, p + 1] {
+            assert_in_own_slot(v);
+        }
+        assert_eq!(FULL.slot(p), k, "2^{k}");
+        assert_eq!(FULL.slot(p - 1), k - 1, "2^{k} - 1");
+        assert_eq!(
+            FULL.bounds(k),
+            p..=(p - 1).saturating_add(p),
+            "bounds of slot {k}"
+        );
+    }
+}
+
+#[test]
+fn the_rows_are_bccs() {
+    // bcc prints 0 -> 1, 2 -> 3, 4 -> 7, 8 -> 15 …
+    let rows: Vec<_> = (0..4).map(|s| FULL.bounds(s)).collect();
+    assert_eq!(rows, [0..=1, 2..=3, 4..=7, 8..=15]);
+}
+
+#[test]
+fn values_above_the_top_slot_go_to_the_overflow_slot() {
+    let xfs = Log2::new(26);
+    assert_eq!(xfs.overflow_slot(), 27);
+    assert_eq!(xfs.slots_per_prefix(), 28);
+    assert_eq!(xfs.slot((1 << 27) - 1), 26);
+    assert_eq!(xfs.slot(1 << 27), 27);
+    assert_eq!(xfs.slot(u64::MAX), 27);
+    assert_eq!(xfs.bounds(26), (1 << 26)..=((1 << 27) - 1));
+    assert_eq!(xfs.bounds(27), (1 << 27)..=u64::MAX);
+}
+
+#[test]
+fn xfs_reclaim_map_size_is_56() {
+    // ebpf_exporter: max_latency_slot = 26, two operations: (26 + 2) * 2.
+    assert_eq!(map_entries(26, 2), 56);
+    const AT_COMPILE_TIME: u32 = map_entries(26, 2);
+    assert_eq!(AT_COMPILE_TIME, 56);
+}
+
+#[test]
+fn generic_log2_over_every_width() {
+    assert_eq!(log2(u8::MAX), 7);
+    assert_eq!(log2(u16::MAX), 15);
+    assert_eq!(log2(u32::MAX), 31);
+    assert_eq!(log2(1u128 << 100), 100);
+    for k in 0..8 {
+        assert_eq!(log2(1u8 << k), k);
+    }
+}
+
+#[test]
+fn linear_slots() {
+    let l = Linear::new(100, 10, 4);
+    assert_eq!(l.slot(0), 0, "below base counts in slot 0");
+    assert_eq!(l.slot(100), 0);
+    assert_eq!(l.slot(109), 0);
+    assert_eq!(l.slot(110), 1);
+    assert_eq!(l.slot(149), 4);
+    assert_eq!(l.slot(150), 5, "overflow slot");
+    assert_eq!(l.slot(u64::MAX), 5);
+    assert_eq!(l.bounds(1), 110..=119);
+    assert_eq!(l.bounds(5), 150..=u64::MAX);
+}
+
+#[test]
+fn a_zeroed_key_is_all_zero_bytes() {
+    fn all_zero<P: hist_core::KeyPrefix>() {
+        let key = HistKey::<P>::zeroed();
+        assert!(bytemuck::bytes_of(&key).iter().all(|&b| b == 0));
+        assert_eq!(size_of::<HistKey<P>>(), size_of::<P>() + 4, "no padding");
+    }
+    all_zero::<()>();
+    all_zero::<u32>();
+    all_zero::<[u8; 8]>();
+    all_zero::<[u8; 16]>();
+    all_zero::<[u32; 3]>();
+}
+
+proptest! {
+    #[test]
+    fn every_value_lies_within_its_log2_slot(v: u64, max_slot in 0u32..=63) {
+        assert_in_own_slot(v);
+        let layout = Log2::new(max_slot);
+        let slot = layout.slot(v);
+        prop_assert!(slot <= layout.overflow_slot());
+        prop_assert!(layout.bounds(slot).contains(&v));
+    }
+
+    #[test]
+    fn every_value_lies_within_its_linear_slot(
+        v: u64, base in 0u64..1_000_000, step in 1u64..10_000, max_slot in 0u32..1000,
+    ) {
+        let layout = Linear::new(base, step, max_slot);
+        let slot = layout.slot(v);
+        prop_assert!(slot <= layout.overflow_slot());
+        if v >= base {
+            prop_assert!(layout.bounds(slot).contains(&v), "{} in {}: {:?}", v, slot, layout.bounds(slot));
+        } else {
+            prop_assert_eq!(slot, 0);
+        }
+    }
+
+    #[test]
+    fn slots_are_monotonic(a: u64, b: u64) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(FULL.slot(lo) <= FULL.slot(hi));
+    }
+}
