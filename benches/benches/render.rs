@@ -11,6 +11,9 @@
 //!
 //! Run: `cargo bench -p hist-benches --bench render`.
 
+mod common;
+use common::XorShift;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -26,20 +29,6 @@ struct Entry {
     pid: u32,
     slot: u32,
     per_cpu: [u64; CPUS],
-}
-
-/// Deterministic pseudo-random numbers (xorshift64).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
 }
 
 /// `PIDS` processes, each with 4 to 15 consecutive slots counted somewhere between slot 0

@@ -8,26 +8,15 @@
 //!
 //! Run: `cargo bench -p hist-benches --bench slot`.
 
+mod common;
+use common::XorShift;
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hist_core::{Buckets, Linear, Log2};
 
 const VALUES: usize = 4096;
-
-/// xorshift64 (Marsaglia): deterministic, so every run benches the same values.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
 
 /// `VALUES` values of up to `bits` bits, their bit widths uniform over `0..=bits`.
 fn values(bits: u32) -> Vec<u64> {
