@@ -129,13 +129,7 @@ fn test(ws: &Workspace) -> Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     // The live tests run the release binary (HIST_CPUDIST_BIN).
-    ws.step(
-        &tc,
-        "cargo build --release -p cpudist",
-        &["build", "--release", "-p", "cpudist"],
-        &[],
-    )?;
-    let bin = ws.cpudist_bin()?;
+    let bin = ws.build_cpudist(&tc)?;
     let bin = bin
         .to_str()
         .context("the target folder's path is not UTF-8")?;
@@ -161,13 +155,7 @@ fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
         eprintln!("xtask: not root, so the in-kernel cost (kernel-cost) is not measured");
         return Ok(());
     }
-    ws.step(
-        &tc,
-        "cargo build --release -p cpudist",
-        &["build", "--release", "-p", "cpudist"],
-        &[],
-    )?;
-    let bin = ws.cpudist_bin()?;
+    let bin = ws.build_cpudist(&tc)?;
     let bin = bin
         .to_str()
         .context("the target folder's path is not UTF-8")?;
@@ -202,13 +190,7 @@ fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
         bail!("`cargo xtask run` must run as root: cpudist loads eBPF programs");
     }
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
-    ws.step(
-        &tc,
-        "cargo build --release -p cpudist",
-        &["build", "--release", "-p", "cpudist"],
-        &[],
-    )?;
-    let bin = ws.cpudist_bin()?;
+    let bin = ws.build_cpudist(&tc)?;
     eprintln!("==> {} {}", bin.display(), join_lossy(&args));
     // Replace this process: cpudist gets the terminal's signals (Ctrl-C) and its exit code is ours.
     let err = Command::new(&bin).args(&args).env("PATH", &tc.path).exec();
@@ -255,7 +237,14 @@ impl Workspace {
             .unwrap_or_else(|| self.root.join("target"))
     }
 
-    fn cpudist_bin(&self) -> Result<PathBuf> {
+    /// Builds cpudist (release) and returns the binary's path.
+    fn build_cpudist(&self, tc: &Toolchain) -> Result<PathBuf> {
+        self.step(
+            tc,
+            "cargo build --release -p cpudist",
+            &["build", "--release", "-p", "cpudist"],
+            &[],
+        )?;
         let bin = self.target_dir().join("release").join("cpudist");
         if !bin.is_file() {
             bail!("{} is missing after its build", bin.display());
