@@ -245,6 +245,8 @@ fn linker_install_args(force: bool) -> Vec<&'static str> {
         "cargo",
         "install",
         "bpf-linker",
+        // Its own Cargo.lock: a dependency released later cannot raise the rustc it needs.
+        "--locked",
         "--version",
         BPF_LINKER_VERSION,
         "--no-default-features",
