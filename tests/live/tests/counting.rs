@@ -3,7 +3,7 @@
 
 mod common;
 
-use aya::{EbpfLoader, programs::TracePoint};
+use aya::EbpfLoader;
 use hist_live_tests::PROBES;
 use hist_user::{ArrayHistMap, HashHistMap, Snapshot};
 
@@ -16,22 +16,13 @@ fn total<P>(snapshot: &Snapshot<P>) -> u64 {
 
 #[test]
 fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
-    common::mount_tracefs();
     let workload = common::Workload::spawn(&["getpid", &CALLS.to_string(), "2"]);
     let tgid = workload.pid();
     let mut ebpf = EbpfLoader::new()
         .override_global("TARGET_TGID", &tgid, true)
         .load(PROBES)
         .expect("load test probes");
-    let program: &mut TracePoint = ebpf
-        .program_mut("count_getpid")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    program.load().expect("verifier accepts count_getpid");
-    program
-        .attach("syscalls", "sys_enter_getpid")
-        .expect("attach sys_enter_getpid");
+    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
 
     workload.run_to_end();
 

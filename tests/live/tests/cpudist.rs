@@ -95,7 +95,7 @@ fn off_cpu_sleeps_of_20ms_land_in_the_16ms_row_via_tp_btf() {
 
 #[test]
 fn off_cpu_sleeps_of_20ms_land_in_the_16ms_row_via_tracepoint() {
-    common::mount_tracefs();
+    hist_user::kernel::ensure_tracefs().expect("tracefs");
     off_cpu_sleeps("tracepoint");
 }
 

@@ -9,7 +9,6 @@ use std::{collections::BTreeSet, thread, time::Duration};
 use aya::{
     Ebpf,
     maps::{HashMap, MapData},
-    programs::TracePoint,
 };
 use hist_live_tests::PROBES;
 
@@ -29,17 +28,8 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 fn run_keys_probe() -> Ebpf {
-    common::mount_tracefs();
     let mut ebpf = Ebpf::load(PROBES).expect("load test probes");
-    let program: &mut TracePoint = ebpf
-        .program_mut("keys_sched_switch")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    program.load().expect("verifier accepts keys_sched_switch");
-    program
-        .attach("sched", "sched_switch")
-        .expect("attach sched:sched_switch");
+    common::attach_tracepoint(&mut ebpf, "keys_sched_switch", "sched", "sched_switch");
     // Context switches happen all the time; make sure there are plenty.
     for _ in 0..200 {
         thread::sleep(Duration::from_micros(500));

@@ -1,4 +1,4 @@
-//! The workload child of the live tests, and tracefs.
+//! The workload child of the live tests, and attaching a test probe.
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
@@ -51,14 +51,19 @@ impl Drop for Workload {
     }
 }
 
-/// aya attaches tracepoints through tracefs, which this kernel does not mount at boot.
-pub fn mount_tracefs() {
-    let path = std::path::Path::new("/sys/kernel/tracing/events");
-    if !path.exists() {
-        let status = Command::new("mount")
-            .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "mount tracefs at /sys/kernel/tracing");
-    }
+/// Loads `program` of `ebpf` and attaches it to the tracepoint `category:name`, mounting tracefs
+/// first when it is missing (this kernel does not mount it at boot).
+pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, name: &str) {
+    hist_user::kernel::ensure_tracefs().expect("tracefs");
+    let tracepoint: &mut aya::programs::TracePoint = ebpf
+        .program_mut(program)
+        .unwrap_or_else(|| panic!("no program {program}"))
+        .try_into()
+        .unwrap();
+    tracepoint
+        .load()
+        .unwrap_or_else(|e| panic!("verifier rejected {program}: {e:?}"));
+    tracepoint
+        .attach(category, name)
+        .unwrap_or_else(|e| panic!("attach {program} to {category}:{name}: {e:?}"));
 }
