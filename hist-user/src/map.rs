@@ -78,11 +78,11 @@ impl<P: KeyPrefix + Ord> HashHistMap<P> {
 
     /// The number of entries (distinct keys) in the map now.
     pub fn len(&self) -> Result<usize, Error> {
-        let keys = match &self.map {
-            HashKind::Shared(map) => map.keys().count(),
-            HashKind::PerCpu(map) => map.keys().count(),
-        };
-        Ok(keys)
+        // A failed key lookup is an error, not an entry.
+        Ok(match &self.map {
+            HashKind::Shared(map) => map.keys().collect::<Result<Vec<_>, _>>()?.len(),
+            HashKind::PerCpu(map) => map.keys().collect::<Result<Vec<_>, _>>()?.len(),
+        })
     }
 
     /// True when the map has no entries.
