@@ -70,9 +70,11 @@ pub unsafe trait KeyPrefix: Pod {}
 /// (a lone `u64`), leaves padding and fails to compile; use `u32`, `[u8; 4·n]` or `[u32; n]`.
 #[macro_export]
 macro_rules! key_prefix {
-    ($($prefix:ty),+ $(,)?) => {$(
+    (@checked $($prefix:ty),+ $(,)?) => {$(
         // SAFETY: the assertion below fails the build if `HistKey<$prefix>` has padding.
         unsafe impl $crate::KeyPrefix for $prefix {}
+        // `TaskKey<P>` has the same layout as `HistKey<P>` (`repr(C) { P, u32 }`), so this
+        // proves it padding-free too.
         const _: () = ::core::assert!(
             ::core::mem::size_of::<$crate::HistKey<$prefix>>()
                 == ::core::mem::size_of::<$prefix>() + ::core::mem::size_of::<u32>(),
@@ -82,10 +84,33 @@ macro_rules! key_prefix {
             ),
         );
     )+};
+    ($($prefix:ty),+ $(,)?) => {$(
+        $crate::key_prefix!(@checked $prefix);
+        // With hist-core's `user` feature, also an aya map key (a sums map is keyed by it).
+        $crate::__aya_pod!($prefix);
+    )+};
 }
 
+#[cfg(feature = "user")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __aya_pod {
+    ($prefix:ty) => {
+        // SAFETY: `KeyPrefix` requires `bytemuck::Pod`: plain bytes, any bit pattern valid.
+        unsafe impl $crate::__aya::Pod for $prefix {}
+    };
+}
+
+#[cfg(not(feature = "user"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __aya_pod {
+    ($prefix:ty) => {};
+}
+
+// aya already makes these map keys.
 key_prefix!(
-    (),
+    @checked (),
     u32,
     i32,
     [u32; 2],
@@ -133,3 +158,83 @@ unsafe impl<P: KeyPrefix> Pod for HistKey<P> {}
 #[cfg(feature = "user")]
 // SAFETY: `HistKey<P>` is `Pod` (see above): plain bytes, no padding, any bit pattern valid.
 unsafe impl<P: KeyPrefix> aya::Pod for HistKey<P> {}
+
+/// A start-time map key: which operation (`prefix`, `()` when a task is in one at a time) of
+/// which task (`tid`). Padding-free for the same reason as [`HistKey`], which has its layout.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskKey<P: KeyPrefix> {
+    /// The operation, as in the histogram's key.
+    pub prefix: P,
+    /// The thread id (`bpf_get_current_pid_tgid() as u32`).
+    pub tid: u32,
+}
+
+impl<P: KeyPrefix> TaskKey<P> {
+    /// The key of `prefix` in the task `tid`.
+    #[inline(always)]
+    pub const fn new(prefix: P, tid: u32) -> Self {
+        Self { prefix, tid }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<TaskKey<u32>>() == core::mem::size_of::<HistKey<u32>>());
+
+// SAFETY: all-zero bytes are a valid `P` and a valid `u32`.
+unsafe impl<P: KeyPrefix> Zeroable for TaskKey<P> {}
+// SAFETY: `repr(C) { P, u32 }` like `HistKey<P>`, which `P: KeyPrefix` proves padding-free.
+unsafe impl<P: KeyPrefix> Pod for TaskKey<P> {}
+
+/// Declares an operation type: a `u32` key prefix (so `{op, slot}` has no padding) with a named
+/// constant and a label per operation, for tools whose histograms are per op.
+///
+/// ```
+/// hist_core::ops! {
+///     /// An NFS operation.
+///     pub struct Op {
+///         READ = 0 => "read",
+///         WRITE = 1 => "write",
+///     }
+/// }
+/// assert_eq!(Op::WRITE.name(), "write");
+/// assert_eq!(Op::ALL, [Op::READ, Op::WRITE]);
+/// assert_eq!(Op(7).name(), "unknown");
+/// let key = hist_core::HistKey::new(Op::WRITE, 3);
+/// assert_eq!(core::mem::size_of_val(&key), 8);
+/// ```
+#[macro_export]
+macro_rules! ops {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$op_meta:meta])* $op:ident = $value:literal => $label:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(transparent)]
+        $vis struct $name(pub u32);
+
+        // SAFETY: a `repr(transparent)` `u32`: all-zero bytes are valid.
+        unsafe impl $crate::__bytemuck::Zeroable for $name {}
+        // SAFETY: a `repr(transparent)` `u32`: plain bytes, no padding, any bit pattern valid.
+        unsafe impl $crate::__bytemuck::Pod for $name {}
+        $crate::key_prefix!($name);
+
+        #[allow(missing_docs)]
+        impl $name {
+            $($(#[$op_meta])* pub const $op: $name = $name($value);)+
+
+            /// Every operation, in declaration order.
+            pub const ALL: [$name; [$($value),+].len()] = [$($name::$op),+];
+
+            /// The operation's label (`read`), or `"unknown"` for another value.
+            pub const fn name(self) -> &'static str {
+                match self.0 {
+                    $($value => $label,)+
+                    _ => "unknown",
+                }
+            }
+        }
+    };
+}

@@ -6,6 +6,8 @@
 //!
 //! * [`slot`]: how a value becomes a slot ([`Log2`], [`Linear`]), the overflow slot, the bounds
 //!   of a slot, and [`map_entries`], the exact size of a histogram map.
+//! * [`desc`]: [`HistDesc`], the one description of a histogram map (name, prefix, [`Layout`],
+//!   [`Unit`], size) that both sides compile, and [`Settings`], the load-time settings.
 //! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
 //!
 //! # Porting from bcc
@@ -24,8 +26,15 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod desc;
 pub mod key;
 pub mod slot;
 
-pub use key::{HistKey, KeyPrefix};
+#[cfg(feature = "user")]
+#[doc(hidden)]
+pub use aya as __aya;
+#[doc(hidden)]
+pub use bytemuck as __bytemuck;
+pub use desc::{HistDesc, Layout, Settings, ToolConfig, Unit};
+pub use key::{HistKey, KeyPrefix, TaskKey};
 pub use slot::{Buckets, Linear, Log2, log2, log2_branchless, log2_u64, map_entries};

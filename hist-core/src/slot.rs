@@ -142,6 +142,11 @@ impl Log2 {
         );
         Self { max_slot }
     }
+
+    /// The highest finite slot (as [`Buckets::max_slot`], usable in `const` items).
+    pub const fn max_slot(&self) -> u32 {
+        self.max_slot
+    }
 }
 
 impl Buckets for Log2 {
@@ -206,6 +211,11 @@ impl Linear {
     /// The width of a slot.
     pub const fn step(&self) -> u64 {
         self.step
+    }
+
+    /// The highest finite slot (as [`Buckets::max_slot`], usable in `const` items).
+    pub const fn max_slot(&self) -> u32 {
+        self.max_slot
     }
 }
 

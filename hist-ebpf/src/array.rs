@@ -1,8 +1,10 @@
-//! Array-backed histograms indexed `prefix × (MAX_SLOT + 2) + slot`: for a few dense prefixes
-//! (`0..PREFIXES`, e.g. an op code), with no hashing and no insertion.
+//! Array-backed histograms indexed `prefix × (max_slot + 2) + slot`: for a few dense `u32`
+//! prefixes (`0..PREFIXES`, e.g. an op code), with no hashing and no insertion.
+
+use core::marker::PhantomData;
 
 use aya_ebpf::maps::{Array, PerCpuArray};
-use hist_core::map_entries;
+use hist_core::HistDesc;
 
 use crate::{Histogram, atomic_add, capped, plain_add};
 
@@ -10,39 +12,43 @@ macro_rules! array_hist {
     ($(#[$doc:meta])* $name:ident, $map:ident, $add:expr) => {
         $(#[$doc])*
         #[repr(transparent)]
-        pub struct $name<const MAX_SLOT: u32, const PREFIXES: u32> {
+        pub struct $name<H: HistDesc<Prefix = u32>> {
             map: $map<u64>,
+            desc: PhantomData<H>,
         }
 
-        impl<const MAX_SLOT: u32, const PREFIXES: u32> $name<MAX_SLOT, PREFIXES> {
-            /// A map of `(MAX_SLOT + 2) × PREFIXES` counters.
+        impl<H: HistDesc<Prefix = u32>> $name<H> {
+            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` counters.
             pub const fn new() -> Self {
-                Self { map: $map::with_max_entries(map_entries(MAX_SLOT, PREFIXES), 0) }
+                Self { map: $map::with_max_entries(H::MAX_ENTRIES, 0), desc: PhantomData }
             }
         }
 
-        impl<const MAX_SLOT: u32, const PREFIXES: u32> Default for $name<MAX_SLOT, PREFIXES> {
+        impl<H: HistDesc<Prefix = u32>> Default for $name<H> {
             fn default() -> Self {
                 Self::new()
             }
         }
 
-        impl<const MAX_SLOT: u32, const PREFIXES: u32> Histogram for $name<MAX_SLOT, PREFIXES> {
-            /// The prefix is the histogram's index, `0..PREFIXES`; others are not counted.
-            type Prefix = u32;
-            const MAX_SLOT: u32 = MAX_SLOT;
+        impl<H: HistDesc<Prefix = u32>> Histogram for $name<H> {
+            type Desc = H;
 
+            /// The prefix is the histogram's index, `0..PREFIXES`; others are not counted.
             #[inline(always)]
             fn add(&self, prefix: u32, slot: u32, count: u64) {
-                if prefix >= PREFIXES {
+                if prefix >= H::PREFIXES {
                     return;
                 }
-                let index = prefix * (MAX_SLOT + 2) + capped(slot, MAX_SLOT);
+                let max_slot = H::LAYOUT.max_slot();
+                let index = prefix * (max_slot + 2) + capped(slot, max_slot);
                 if let Some(value) = self.map.get_ptr_mut(index) {
                     $add(value, count);
                 }
             }
         }
+
+        // SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
+        unsafe impl<H: HistDesc<Prefix = u32>> Sync for $name<H> {}
     };
 }
 

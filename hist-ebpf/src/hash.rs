@@ -1,47 +1,67 @@
-//! Hash-map-backed histograms, keyed by [`HistKey`]: for sparse prefixes such as pids.
+//! Hash-map-backed histograms keyed by [`HistKey`] (for sparse prefixes such as pids), and the
+//! per-prefix [`Sums`] kept beside a histogram.
+
+use core::marker::PhantomData;
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     maps::{HashMap, PerCpuHashMap},
 };
-use hist_core::{HistKey, KeyPrefix, map_entries};
+use hist_core::{HistDesc, HistKey};
 
 use crate::{Histogram, atomic_add, capped, plain_add};
+
+/// Adds `count` to the value of `key`, inserting a zero first when the key is new.
+macro_rules! add_to_key {
+    ($map:expr, $key:expr, $count:expr, $add:expr) => {{
+        let (map, key, count) = ($map, $key, $count);
+        if let Some(value) = map.get_ptr_mut(key) {
+            $add(value, count);
+        } else {
+            // Insert-if-absent, then add: when another CPU inserted the key first our insert
+            // fails with EEXIST and the add below lands on its entry instead.
+            let _ = map.insert(key, &0, BPF_NOEXIST as u64);
+            if let Some(value) = map.get_ptr_mut(key) {
+                $add(value, count);
+            }
+        }
+    }};
+}
 
 macro_rules! hash_hist {
     ($(#[$doc:meta])* $name:ident, $map:ident, $add:expr) => {
         $(#[$doc])*
         #[repr(transparent)]
-        pub struct $name<P: KeyPrefix, const MAX_SLOT: u32> {
-            map: $map<HistKey<P>, u64>,
+        pub struct $name<H: HistDesc> {
+            map: $map<HistKey<H::Prefix>, u64>,
+            desc: PhantomData<H>,
         }
 
-        impl<P: KeyPrefix, const MAX_SLOT: u32> $name<P, MAX_SLOT> {
-            /// A map for up to `prefixes` histograms: `(MAX_SLOT + 2) × prefixes` entries.
-            pub const fn with_prefixes(prefixes: u32) -> Self {
-                Self { map: $map::with_max_entries(map_entries(MAX_SLOT, prefixes), 0) }
+        impl<H: HistDesc> $name<H> {
+            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` entries.
+            pub const fn new() -> Self {
+                Self { map: $map::with_max_entries(H::MAX_ENTRIES, 0), desc: PhantomData }
             }
         }
 
-        impl<P: KeyPrefix, const MAX_SLOT: u32> Histogram for $name<P, MAX_SLOT> {
-            type Prefix = P;
-            const MAX_SLOT: u32 = MAX_SLOT;
+        impl<H: HistDesc> Default for $name<H> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl<H: HistDesc> Histogram for $name<H> {
+            type Desc = H;
 
             #[inline(always)]
-            fn add(&self, prefix: P, slot: u32, count: u64) {
-                let key = HistKey::new(prefix, capped(slot, MAX_SLOT));
-                if let Some(value) = self.map.get_ptr_mut(&key) {
-                    $add(value, count);
-                    return;
-                }
-                // Insert-if-absent, then add: when another CPU inserted the key first our
-                // insert fails with EEXIST and the add below lands on its entry instead.
-                let _ = self.map.insert(&key, &0, BPF_NOEXIST as u64);
-                if let Some(value) = self.map.get_ptr_mut(&key) {
-                    $add(value, count);
-                }
+            fn add(&self, prefix: H::Prefix, slot: u32, count: u64) {
+                let key = HistKey::new(prefix, capped(slot, H::LAYOUT.max_slot()));
+                add_to_key!(&self.map, &key, count, $add);
             }
         }
+
+        // SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
+        unsafe impl<H: HistDesc> Sync for $name<H> {}
     };
 }
 
@@ -59,3 +79,39 @@ hash_hist!(
     PerCpuHashMap,
     plain_add
 );
+
+/// The sum of the recorded values per prefix of the histogram `H`, for Prometheus' `_sum`
+/// (and averages). A separate map of `PREFIXES` entries, outside the slot space, so the
+/// histogram's own size stays exact; the kernel side only adds to it when
+/// [`Settings::sums`](hist_core::Settings) asks for it. Name the static `{H::NAME}_SUM`: user
+/// space opens it by that name.
+#[repr(transparent)]
+pub struct Sums<H: HistDesc> {
+    map: HashMap<H::Prefix, u64>,
+    desc: PhantomData<H>,
+}
+
+impl<H: HistDesc> Sums<H> {
+    /// A map of `H::PREFIXES` sums.
+    pub const fn new() -> Self {
+        Self {
+            map: HashMap::with_max_entries(H::PREFIXES, 0),
+            desc: PhantomData,
+        }
+    }
+
+    /// Adds `value` to the sum of `prefix`, atomically.
+    #[inline(always)]
+    pub fn add(&self, prefix: H::Prefix, value: u64) {
+        add_to_key!(&self.map, &prefix, value, atomic_add);
+    }
+}
+
+impl<H: HistDesc> Default for Sums<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
+unsafe impl<H: HistDesc> Sync for Sums<H> {}

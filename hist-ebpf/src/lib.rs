@@ -1,26 +1,30 @@
 //! Histogram maps for aya eBPF programs.
 //!
-//! Declare one map, call [`Histogram::record`] in a probe, and read it from user space with
-//! `hist-user`. Every map is sized with [`hist_core::map_entries`], so a histogram of
-//! `prefixes` prefixes and finite slots `0..=MAX_SLOT` (plus the overflow slot) fits exactly.
+//! A histogram is declared from its shared description ([`HistDesc`], in a crate both sides
+//! compile): the map type takes the description, sizes itself with
+//! [`HistDesc::MAX_ENTRIES`] and slots values with [`HistDesc::LAYOUT`]. Call
+//! [`Histogram::record`] in a probe and read the map from user space with `hist-user`.
 //!
 //! | map | key | when |
 //! |---|---|---|
-//! | [`HashHist`] / [`PerCpuHashHist`] | [`HistKey<P>`] | sparse prefixes: per pid, per tid, per comm |
-//! | [`ArrayHist`] / [`PerCpuArrayHist`] | `prefix × (MAX_SLOT + 2) + slot` | a few dense prefixes (`0..PREFIXES`): no hashing; per-CPU needs no atomics |
+//! | [`HashHist`] / [`PerCpuHashHist`] | [`HistKey<P>`] | sparse prefixes: per pid, per tid, per comm; an op code |
+//! | [`ArrayHist`] / [`PerCpuArrayHist`] | `prefix × (max_slot + 2) + slot` | a few dense `u32` prefixes (`0..PREFIXES`): no hashing; per-CPU needs no atomics |
 //!
 //! ```ignore
 //! use aya_ebpf::macros::map;
 //! use hist_ebpf::{HashHist, Histogram as _};
 //!
 //! #[map]
-//! static LATENCY: HashHist<u32, 26> = HashHist::with_prefixes(1024);
+//! static LATENCY: HashHist<my_tool_common::Latency> = HashHist::new();
 //!
 //! // in a probe:
-//! LATENCY.record(pid, delta_us);
+//! LATENCY.record(op, delta_us);
 //! ```
 //!
-//! For entry/exit latency, [`StartTimes`] keeps the entry timestamp per task.
+//! For entry/exit latency, [`StartTimes`] keeps the entry timestamp per task and op, and
+//! [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op.
+//! Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
+//! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
 #![no_std]
 #![deny(missing_docs)]
 // BPF has an atomic add but no compare-and-swap, so the target offers no `AtomicU64::fetch_add`;
@@ -29,41 +33,44 @@
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 mod array;
+mod config;
 mod hash;
+mod latency;
 mod start;
 
 pub use array::{ArrayHist, PerCpuArrayHist};
-pub use hash::{HashHist, PerCpuHashHist};
-pub use hist_core::{self, HistKey, KeyPrefix};
+pub use config::Config;
+pub use hash::{HashHist, PerCpuHashHist, Sums};
+pub use hist_core::{self, HistDesc, HistKey, KeyPrefix, Settings, TaskKey, ToolConfig};
+pub use latency::{enter, exit, record};
 pub use start::{StartTimes, now_ns};
 
-use hist_core::{Buckets as _, Log2};
+#[doc(hidden)]
+pub mod __private {
+    pub use aya_ebpf;
+    pub use pastey::paste;
+}
 
-/// A histogram map: counts values into slots, per prefix.
+use hist_core::Buckets as _;
+
+/// A histogram map: counts values into the slots of its description's layout, per prefix.
 pub trait Histogram {
-    /// What selects one histogram in the map (a pid, an op code…).
-    type Prefix: Copy;
-    /// The highest finite slot; `MAX_SLOT + 1` is the overflow slot.
-    const MAX_SLOT: u32;
+    /// The shared description of the map.
+    type Desc: HistDesc;
 
     /// Adds `count` to `slot` of the histogram of `prefix`. A slot above the overflow slot
     /// counts in the overflow slot.
-    fn add(&self, prefix: Self::Prefix, slot: u32, count: u64);
+    fn add(&self, prefix: <Self::Desc as HistDesc>::Prefix, slot: u32, count: u64);
 
-    /// Counts `value` in its log2 slot (`0 → {0,1}`, `s → [2^s, 2^(s+1)−1]`, else overflow).
+    /// Counts `value` in its slot under the description's layout (log2: `0 → {0,1}`,
+    /// `s → [2^s, 2^(s+1)−1]`; values above the top finite slot in the overflow slot).
     #[inline(always)]
-    fn record(&self, prefix: Self::Prefix, value: u64) {
-        self.add(prefix, Log2::new(Self::MAX_SLOT).slot(value), 1);
-    }
-
-    /// Counts `value` in the slot that `buckets` (e.g. a [`hist_core::Linear`]) gives it.
-    #[inline(always)]
-    fn record_in<B: hist_core::Buckets>(&self, buckets: &B, prefix: Self::Prefix, value: u64) {
-        self.add(prefix, buckets.slot(value), 1);
+    fn record(&self, prefix: <Self::Desc as HistDesc>::Prefix, value: u64) {
+        self.add(prefix, <Self::Desc as HistDesc>::LAYOUT.slot(value), 1);
     }
 }
 
-/// The overflow slot caps every slot index, so a map sized `(MAX_SLOT + 2) × prefixes` holds
+/// The overflow slot caps every slot index, so a map sized `(max_slot + 2) × prefixes` holds
 /// every key a probe can produce.
 #[inline(always)]
 const fn capped(slot: u32, max_slot: u32) -> u32 {

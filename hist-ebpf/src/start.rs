@@ -4,8 +4,9 @@
 use aya_ebpf::{bindings::BPF_ANY, helpers::bpf_ktime_get_ns, maps::HashMap};
 use bytemuck::Pod;
 
-/// Entry timestamps keyed by `K` (a tid, or `[tid, op]`). `K: Pod` rules out padding, for the
-/// same reason as [`hist_core::key`] explains.
+/// Entry timestamps keyed by `K`: a [`TaskKey`](hist_core::TaskKey) (op and thread) for
+/// [`enter`](crate::enter)/[`exit`](crate::exit), or any padding-free key (`K: Pod` rules
+/// padding out, for the reason [`hist_core::key`] explains).
 #[repr(transparent)]
 pub struct StartTimes<K: Pod> {
     map: HashMap<K, u64>,
@@ -32,7 +33,7 @@ impl<K: Pod> StartTimes<K> {
     }
 
     /// Removes the start of `key` and returns the nanoseconds since then, or `None` when no
-    /// start was recorded (the operation began before tracing did).
+    /// start was recorded (the operation began before tracing did, or was filtered out).
     #[inline(always)]
     pub fn elapsed_ns(&self, key: &K) -> Option<u64> {
         self.elapsed_ns_at(key, now_ns())

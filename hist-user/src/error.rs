@@ -22,6 +22,30 @@ pub enum Error {
         /// `max_slot + 2`.
         slots_per_prefix: u32,
     },
+    /// The eBPF object has no map of the name a description gives.
+    #[error(
+        "the eBPF object has no map named {name} (name the #[map] static as its HistDesc::NAME, \
+         and rebuild both sides)"
+    )]
+    NoSuchMap {
+        /// The name looked for.
+        name: &'static str,
+    },
+    /// A loaded map disagrees with the shared description it is opened with.
+    #[error(
+        "map {map}: {what} is {object} in the eBPF object but {description} in its shared \
+         description (rebuild the eBPF program and the tool from the same HistDesc)"
+    )]
+    Mismatch {
+        /// The map's name.
+        map: &'static str,
+        /// What differs.
+        what: &'static str,
+        /// The loaded map's value.
+        object: u64,
+        /// What the description implies.
+        description: u64,
+    },
     /// A syscall on the map failed.
     #[error(transparent)]
     Map(#[from] MapError),

@@ -182,7 +182,7 @@ fn read_error(path: &Path, source: io::Error) -> KernelError {
 }
 
 /// `text`'s non-empty lines, trimmed and joined with `"; "`.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -18,13 +18,21 @@
 #![deny(missing_docs)]
 
 mod error;
+mod hist_map;
 pub mod interval;
 pub mod kernel;
 mod map;
+pub mod output;
+pub mod plan;
 pub mod render;
+mod report;
 mod snapshot;
+pub mod tool;
 
+pub use aya;
 pub use error::Error;
 pub use hist_core;
+pub use hist_map::HistMap;
 pub use map::{ArrayHistMap, HashHistMap};
+pub use report::Report;
 pub use snapshot::{Histogram, Snapshot};

@@ -20,6 +20,9 @@ use clap::{Parser, Subcommand};
 
 use crate::setup::Toolchain;
 
+/// The example tools, built in release for the live tests, `run` and the benches.
+const TOOLS: [&str; 3] = ["cpudist", "nfsdist", "xfsreclaim"];
+
 /// Arguments given to cpudist by `cargo xtask run` without arguments: five one-second histograms.
 const DEFAULT_RUN_ARGS: [&str; 2] = ["1", "5"];
 
@@ -40,7 +43,7 @@ enum Cmd {
     Setup(setup::Options),
     /// Setup, then `cargo build --release` of the host crates
     Build,
-    /// Setup, then fmt, clippy, doc, cpudist's release build and `cargo test` (as root)
+    /// Setup, then fmt, clippy, doc, the tools' release builds and `cargo test` (as root)
     Test,
     /// Setup, then the criterion benches and (as root) the in-kernel cost beside libbpf-tools
     Bench {
@@ -99,7 +102,11 @@ fn test(ws: &Workspace) -> Result<()> {
              (try `sudo -E env PATH=\"$PATH\" cargo xtask test`)"
         );
     }
-    let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
+    let setup = setup::Options {
+        tests: true,
+        ..Default::default()
+    };
+    let tc = setup::run(&setup, &ws.cargo)?;
     ws.step(
         &tc,
         "cargo fmt --all -- --check",
@@ -128,16 +135,16 @@ fn test(ws: &Workspace) -> Result<()> {
         ],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    // The live tests run the release binary (HIST_CPUDIST_BIN).
-    let bin = ws.build_cpudist(&tc)?;
-    let bin = bin
+    // The live tests run the release binaries of the tools (HIST_TOOLS_DIR).
+    let dir = ws.build_tools(&tc)?;
+    let dir = dir
         .to_str()
         .context("the target folder's path is not UTF-8")?;
     ws.step(
         &tc,
-        &format!("HIST_CPUDIST_BIN={bin} cargo test"),
+        &format!("HIST_TOOLS_DIR={dir} cargo test"),
         &["test"],
-        &[("HIST_CPUDIST_BIN", bin)],
+        &[("HIST_TOOLS_DIR", dir)],
     )?;
     eprintln!("xtask: all steps passed");
     Ok(())
@@ -155,7 +162,7 @@ fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
         eprintln!("xtask: not root, so the in-kernel cost (kernel-cost) is not measured");
         return Ok(());
     }
-    let bin = ws.build_cpudist(&tc)?;
+    let bin = ws.build_tools(&tc)?.join("cpudist");
     let bin = bin
         .to_str()
         .context("the target folder's path is not UTF-8")?;
@@ -190,7 +197,7 @@ fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
         bail!("`cargo xtask run` must run as root: cpudist loads eBPF programs");
     }
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
-    let bin = ws.build_cpudist(&tc)?;
+    let bin = ws.build_tools(&tc)?.join("cpudist");
     eprintln!("==> {} {}", bin.display(), join_lossy(&args));
     // Replace this process: cpudist gets the terminal's signals (Ctrl-C) and its exit code is ours.
     let err = Command::new(&bin).args(&args).env("PATH", &tc.path).exec();
@@ -237,19 +244,20 @@ impl Workspace {
             .unwrap_or_else(|| self.root.join("target"))
     }
 
-    /// Builds cpudist (release) and returns the binary's path.
-    fn build_cpudist(&self, tc: &Toolchain) -> Result<PathBuf> {
-        self.step(
-            tc,
-            "cargo build --release -p cpudist",
-            &["build", "--release", "-p", "cpudist"],
-            &[],
-        )?;
-        let bin = self.target_dir().join("release").join("cpudist");
-        if !bin.is_file() {
-            bail!("{} is missing after its build", bin.display());
+    /// Builds the tools (release) and returns the folder that holds their binaries.
+    fn build_tools(&self, tc: &Toolchain) -> Result<PathBuf> {
+        let mut args = vec!["build", "--release"];
+        for tool in TOOLS {
+            args.extend(["-p", tool]);
         }
-        Ok(bin)
+        self.step(tc, &format!("cargo {}", args.join(" ")), &args, &[])?;
+        let dir = self.target_dir().join("release");
+        for tool in TOOLS {
+            if !dir.join(tool).is_file() {
+                bail!("{} is missing after its build", dir.join(tool).display());
+            }
+        }
+        Ok(dir)
     }
 
     /// Runs one cargo step in the workspace root; a failure names the step.

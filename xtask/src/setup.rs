@@ -31,6 +31,9 @@ const LLVM_PACKAGES: [&str; 3] = ["llvm-22-dev", "libpolly-22-dev", "libzstd-dev
 /// The LLVM major version of the packages above; bpf-linker must read the eBPF rustc's bitcode.
 const LLVM_MAJOR: u32 = 22;
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
+/// What the tests run besides the toolchain: a real Prometheus server (and `promtool`), installed
+/// without its recommended node exporter.
+const TEST_PACKAGES: [&str; 1] = ["prometheus"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -42,6 +45,9 @@ pub struct Options {
     /// Only print what is found and what would be installed; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Also install what the tests use besides the toolchain (Debian's `prometheus`)
+    #[arg(long)]
+    pub tests: bool,
 }
 
 /// The toolchain chosen for the eBPF crates and the `PATH` that finds `bpf-linker`.
@@ -359,7 +365,22 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
         );
     }
     if !plan.apt.is_empty() {
-        apt_install(&host, &plan.apt)?;
+        apt_install(&host, &plan.apt, &[])?;
+    }
+    let test_packages = if opts.tests {
+        host.missing_packages(&TEST_PACKAGES)
+    } else {
+        Vec::new()
+    };
+    if !test_packages.is_empty() {
+        if !can_install {
+            bail!(
+                "the tests need {} (as root: apt-get install -y --no-install-recommends {})",
+                test_packages.join(" "),
+                test_packages.join(" ")
+            );
+        }
+        apt_install(&host, &test_packages, &["--no-install-recommends"])?;
     }
     if plan.link {
         eprintln!("setup: rustup toolchain link {DEBIAN_TOOLCHAIN} /usr");
@@ -419,7 +440,7 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
 
 /// `apt-get install`, refreshing the package lists first when they lack a package, or once
 /// more when the install fails with lists that may be stale.
-fn apt_install(host: &Host, packages: &[&str]) -> Result<()> {
+fn apt_install(host: &Host, packages: &[&str], extra_args: &[&str]) -> Result<()> {
     let known = |p: &str| {
         host.command("apt-cache")
             .args(["show", "--no-all-versions", p])
@@ -439,6 +460,7 @@ fn apt_install(host: &Host, packages: &[&str]) -> Result<()> {
         eprintln!("setup: apt-get install -y {}", packages.join(" "));
         host.command("apt-get")
             .args(["-q", "install", "-y"])
+            .args(extra_args)
             .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()

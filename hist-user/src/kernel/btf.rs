@@ -30,6 +30,7 @@ const SYS_KERNEL_BTF: &str = "/sys/kernel/btf";
 const BTF_MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
 const BTF_TYPE_LEN: usize = 12;
+const KIND_TYPEDEF: u32 = 8;
 const KIND_FUNC: u32 = 12;
 
 /// Whether the kernel exposes its own BTF at `/sys/kernel/btf/vmlinux` (`CONFIG_DEBUG_INFO_BTF`),
@@ -119,10 +120,23 @@ impl<'a> RawBtf<'a> {
     /// Whether a `FUNC` named `name` is among this blob's types. `base` is the BTF this one is
     /// split from (vmlinux for a module), whose strings the low name offsets point into.
     fn has_func(&self, base: Option<&RawBtf<'_>>, name: &str) -> Result<bool, String> {
+        Ok(self.find(base, KIND_FUNC, name)?.is_some())
+    }
+
+    /// The position (1 for the first type) among this blob's types of the first type of kind
+    /// `wanted` named `name`. For a standalone blob (vmlinux) that is its BTF type id.
+    fn find(
+        &self,
+        base: Option<&RawBtf<'_>>,
+        wanted: u32,
+        name: &str,
+    ) -> Result<Option<u32>, String> {
         let name = name.as_bytes();
         let base_str_len = base.map_or(0, |b| b.strings.len());
         let mut pos = 0;
+        let mut index: u32 = 0;
         while pos < self.types.len() {
+            index += 1;
             let word = |i: usize| {
                 read_u32(self.types, pos + 4 * i, self.big_endian)
                     .ok_or_else(|| format!("type at offset {pos} is cut short"))
@@ -130,20 +144,20 @@ impl<'a> RawBtf<'a> {
             let (name_off, info) = (word(0)? as usize, word(1)?);
             let kind = (info >> 24) & 0x1f;
             let vlen = (info & 0xffff) as usize;
-            if kind == KIND_FUNC {
+            if kind == wanted {
                 let found = match base {
                     Some(base) if name_off < base_str_len => base.string_is(name_off, name),
                     _ => self.string_is(name_off - base_str_len, name),
                 };
                 if found {
-                    return Ok(true);
+                    return Ok(Some(index));
                 }
             }
             let extra = extra_len(kind, vlen)
                 .ok_or_else(|| format!("unknown BTF kind {kind} at type offset {pos}"))?;
             pos += BTF_TYPE_LEN + extra;
         }
-        Ok(false)
+        Ok(None)
     }
 }
 
@@ -250,6 +264,50 @@ impl KernelBtf {
             }
         }
         Ok(None)
+    }
+
+    /// Where a BTF `TYPEDEF` named `name` is: `Some("vmlinux")`, `Some(<module>)`, or `None`.
+    /// A `tp_btf` program on the tracepoint `event` attaches to the typedef
+    /// `btf_trace_<event>`, which the BTF of the tracepoint's owner (vmlinux or a module) has.
+    ///
+    /// # Errors
+    ///
+    /// As [`func_owner`](Self::func_owner).
+    pub fn typedef_owner(&self, name: &str) -> Result<Option<&str>, KernelError> {
+        let base = RawBtf::parse(&self.vmlinux).map_err(|r| btf_parse_error("vmlinux", r))?;
+        if base
+            .find(None, KIND_TYPEDEF, name)
+            .map_err(|r| btf_parse_error("vmlinux", r))?
+            .is_some()
+        {
+            return Ok(Some("vmlinux"));
+        }
+        for (module, bytes) in &self.modules {
+            let found = RawBtf::parse(bytes)
+                .and_then(|btf| btf.find(Some(&base), KIND_TYPEDEF, name))
+                .map_err(|r| btf_parse_error(module, r))?;
+            if found.is_some() {
+                return Ok(Some(module));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The BTF type id of the `TYPEDEF` named `name` in vmlinux BTF (the `attach_btf_id` of a
+    /// `tp_btf` program on `btf_trace_<event>`), or `None` when vmlinux BTF has no such typedef.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed.
+    pub fn vmlinux_typedef_id(&self, name: &str) -> Result<Option<u32>, KernelError> {
+        RawBtf::parse(&self.vmlinux)
+            .and_then(|btf| btf.find(None, KIND_TYPEDEF, name))
+            .map_err(|r| btf_parse_error("vmlinux", r))
+    }
+
+    /// The names of the modules whose BTF was read, in file name order.
+    pub fn modules(&self) -> impl Iterator<Item = &str> {
+        self.modules.iter().map(|(name, _)| name.as_str())
     }
 
     /// Whether vmlinux or a module has a BTF `FUNC` named `name` (see

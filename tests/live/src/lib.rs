@@ -6,3 +6,9 @@ pub static PROBES: &[u8] =
 
 /// cpudist's probe (`examples/cpudist/cpudist-ebpf`).
 pub static CPUDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
+
+/// nfsdist's probes (`examples/nfsdist/nfsdist-ebpf`).
+pub static NFSDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
+
+/// xfsreclaim's probes (`examples/xfsreclaim/xfsreclaim-ebpf`).
+pub static XFSRECLAIM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim"));

@@ -14,9 +14,7 @@ use std::{
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn cpudist_bin() -> String {
-    std::env::var("HIST_CPUDIST_BIN").unwrap_or_else(|_| {
-        panic!("set HIST_CPUDIST_BIN to a release build of cpudist (cargo xtask test does)")
-    })
+    common::tool_bin("cpudist")
 }
 
 /// A running cpudist whose banner has been printed (so its probe is attached).
@@ -26,6 +24,26 @@ struct Cpudist {
 }
 
 impl Cpudist {
+    /// Starts cpudist in a machine-readable mode (`-j`, `--prometheus`): the banner, and the
+    /// server's address line, go to stderr; returns once `ready` was printed there.
+    fn start_machine(args: &[&str], ready: &str) -> Self {
+        let mut child = Command::new(cpudist_bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cpudist");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains(ready) {
+            line.clear();
+            let read = stderr.read_line(&mut line).expect("read stderr");
+            assert!(read > 0, "cpudist ended before printing {ready:?}");
+        }
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self { child, stdout }
+    }
+
     fn start(args: &[&str]) -> Self {
         let mut child = Command::new(cpudist_bin())
             .args(args)
@@ -77,7 +95,7 @@ fn off_cpu_sleeps(hook: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let workload = common::Workload::spawn(&["sleep", "20", "50"]);
     let pid = workload.pid().to_string();
-    let cpudist = Cpudist::start(&["-O", "-p", &pid, "--hook", hook]);
+    let cpudist = Cpudist::start(&["-O", "-p", &pid, "--attach", hook]);
     workload.run_to_end();
     let output = cpudist.interrupt();
     let rows = rows(&output);
@@ -223,7 +241,7 @@ fn tracefs_that_cannot_be_mounted_is_one_line() {
     // In a private mount namespace, hide /sys/kernel behind an empty tmpfs: there is no
     // tracefs and no directory to mount it on (nor BTF, so `auto` must fall back and fail too).
     let script = format!(
-        "mount -t tmpfs none /sys/kernel && exec {} --hook tracepoint",
+        "mount -t tmpfs none /sys/kernel && exec {} --attach tracepoint",
         cpudist_bin()
     );
     let output = Command::new("unshare")
@@ -234,7 +252,161 @@ fn tracefs_that_cannot_be_mounted_is_one_line() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("cpudist: tracefs is not mounted and mounting it failed"),
+        stderr.starts_with(
+            "cpudist: cannot trace sched_switch: --attach tracepoint: tracefs is not mounted and \
+             mounting it failed"
+        ),
         "{stderr}"
     );
+}
+
+/// The bucket of a `-j` histogram that starts at `low`: its count.
+fn json_bucket(hist: &serde_json::Value, low: u64) -> u64 {
+    hist["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .find(|b| b["low"] == low)
+        .map_or(0, |b| b["count"].as_u64().expect("count"))
+}
+
+#[test]
+fn json_lines_hold_the_sleeps_in_the_16ms_bucket() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let workload = common::Workload::spawn(&["sleep", "20", "50"]);
+    let pid = workload.pid().to_string();
+    let cpudist = Cpudist::start_machine(&["-j", "-O", "-e", "-p", &pid], "Tracing off-CPU");
+    workload.run_to_end();
+    let output = cpudist.interrupt();
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one JSON object for the one interval:\n{output}"
+    );
+    let interval: serde_json::Value = serde_json::from_str(lines[0]).expect("valid JSON");
+    assert_eq!(interval["tool"], "cpudist");
+    assert_eq!(interval["unit"], "usecs");
+    assert_eq!(interval["section"], serde_json::Value::Null);
+    let hist = &interval["histograms"][0];
+    let in_20ms = json_bucket(hist, 16384);
+    assert!(
+        (45..=52).contains(&in_20ms),
+        "50 sleeps of 20 ms: {in_20ms}\n{output}"
+    );
+    let counted: u64 = hist["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(Some(counted), hist["total"].as_u64(), "{output}");
+    // -e keeps the sum: 50 sleeps of at least 20 ms.
+    let sum = hist["sum"].as_u64().expect("a sum with -e");
+    assert!(sum >= 45 * 20_000, "sum {sum} µs:\n{output}");
+}
+
+/// `GET /metrics` over a plain TCP connection: the body.
+fn scrape(addr: &str) -> String {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// One histogram series: `(le, cumulative count)` per bucket, `_count`, `_sum`.
+type Series = (Vec<(f64, f64)>, f64, f64);
+
+/// The one histogram series of `metric`, as the `prometheus-parse` crate reads it; `None`
+/// before the series has a count.
+fn buckets(text: &str, metric: &str) -> Option<Series> {
+    use prometheus_parse::Value;
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("exposition format");
+    let (mut les, mut count, mut sum) = (None, None, None);
+    for sample in &scrape.samples {
+        match (&sample.value, sample.metric.strip_prefix(metric)) {
+            (Value::Histogram(buckets), Some("")) => {
+                les = Some(buckets.iter().map(|b| (b.less_than, b.count)).collect());
+            }
+            (Value::Untyped(v) | Value::Counter(v), Some("_count")) => count = Some(*v),
+            (Value::Untyped(v) | Value::Counter(v), Some("_sum")) => sum = Some(*v),
+            _ => panic!("unexpected sample {sample:?}"),
+        }
+    }
+    match (les, count, sum) {
+        (Some(les), Some(count), Some(sum)) => Some((les, count, sum)),
+        (None, None, None) => None,
+        _ => panic!("{metric} incomplete in:\n{text}"),
+    }
+}
+
+#[test]
+fn prometheus_counters_only_grow_and_hold_the_sleeps() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let workload = common::Workload::spawn(&["sleep", "20", "50"]);
+    let pid = workload.pid().to_string();
+    let cpudist = Cpudist::start_machine(
+        &["-O", "-p", &pid, "--prometheus", &addr],
+        "serving http://",
+    );
+    let metric = "cpudist_offcpu_seconds";
+    // Before the workload runs, its series may not exist yet: all zero.
+    let second_scrape = |text: &str| buckets(text, metric).expect("the workload's series");
+    let first = buckets(&scrape(&addr), metric);
+    workload.run_to_end();
+    let second = second_scrape(&scrape(&addr));
+    let first = first.unwrap_or_else(|| {
+        let zeros = second.0.iter().map(|(le, _)| (*le, 0.0)).collect();
+        (zeros, 0.0, 0.0)
+    });
+    let output = cpudist.interrupt();
+    assert!(
+        output.is_empty(),
+        "nothing on stdout in Prometheus mode: {output}"
+    );
+
+    for (les, count, sum) in [&first, &second] {
+        let inf = les.last().expect("+Inf bucket");
+        assert!(inf.0.is_infinite(), "last bucket is +Inf: {les:?}");
+        assert_eq!(inf.1, *count, "+Inf equals _count");
+        assert!(
+            les.windows(2).all(|w| w[0].1 <= w[1].1),
+            "cumulative: {les:?}"
+        );
+        assert!(sum.is_finite() && *sum >= 0.0, "_sum {sum}");
+    }
+    // Counters never go down between scrapes.
+    for (a, b) in first.0.iter().zip(&second.0) {
+        assert_eq!(a.0, b.0);
+        assert!(
+            b.1 >= a.1,
+            "bucket le={} went down: {} -> {}",
+            a.0,
+            a.1,
+            b.1
+        );
+    }
+    // The 50 sleeps of 20 ms landed in (0.016384, 0.032768] seconds between the scrapes.
+    let at = |les: &[(f64, f64)], le: f64| les.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+    let grew = |le| at(&second.0, le) - at(&first.0, le);
+    let in_20ms = grew(0.032768) - grew(0.016384);
+    assert!(
+        (45.0..=52.0).contains(&in_20ms),
+        "{in_20ms} sleeps in (16, 32] ms"
+    );
+    assert!(second.2 - first.2 >= 45.0 * 0.02, "_sum grew by the sleeps");
 }

@@ -4,17 +4,41 @@ use aya_ebpf::{
     maps::HashMap,
     programs::TracePointContext,
 };
-use hist_ebpf::{ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist};
+use hist_ebpf::{
+    ArrayHist, HashHist, HistDesc, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
+    hist_core::{Layout, Unit},
+};
 
 /// Slots of the test histograms; values of 2^12 and above land in the overflow slot.
 const MAX_SLOT: u32 = 11;
 /// Logical prefixes of the key test: the low bits of the timestamp, `0..KEY_OPS`.
 const KEY_OPS: u64 = 3;
 
+/// A test histogram's description: `u32` prefixes, log2 slots up to `MAX_SLOT`. The live tests
+/// declare the same descriptions on their side (and wrong ones, to see them refused).
+macro_rules! desc {
+    ($desc:ident, $name:literal, $prefixes:expr) => {
+        struct $desc;
+        impl HistDesc for $desc {
+            type Prefix = u32;
+            const NAME: &'static str = $name;
+            const LAYOUT: Layout = Layout::log2(MAX_SLOT);
+            const UNIT: Unit = Unit::Nanoseconds;
+            const PREFIXES: u32 = $prefixes;
+        }
+    };
+}
+
+desc!(KeysHist, "KEYS_HIST", KEY_OPS as u32);
+desc!(CountHash, "COUNT_HASH", 4);
+desc!(CountPerCpuHash, "COUNT_PERCPU_HASH", 4);
+desc!(CountArray, "COUNT_ARRAY", 2);
+desc!(CountPerCpuArray, "COUNT_PERCPU_ARRAY", 2);
+
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
 
 #[map]
-static KEYS_HIST: HashHist<u32, MAX_SLOT> = HashHist::with_prefixes(KEY_OPS as u32);
+static KEYS_HIST: HashHist<KeysHist> = HashHist::new();
 
 /// A prefix made of a comm-like byte array, filled through `HistKey::zeroed()`.
 #[map]
@@ -70,13 +94,13 @@ fn count<K>(map: &HashMap<K, u64>, key: &K) {
 static TARGET_TGID: u32 = 0;
 
 #[map]
-static COUNT_HASH: HashHist<u32, MAX_SLOT> = HashHist::with_prefixes(4);
+static COUNT_HASH: HashHist<CountHash> = HashHist::new();
 #[map]
-static COUNT_PERCPU_HASH: PerCpuHashHist<u32, MAX_SLOT> = PerCpuHashHist::with_prefixes(4);
+static COUNT_PERCPU_HASH: PerCpuHashHist<CountPerCpuHash> = PerCpuHashHist::new();
 #[map]
-static COUNT_ARRAY: ArrayHist<MAX_SLOT, 2> = ArrayHist::new();
+static COUNT_ARRAY: ArrayHist<CountArray> = ArrayHist::new();
 #[map]
-static COUNT_PERCPU_ARRAY: PerCpuArrayHist<MAX_SLOT, 2> = PerCpuArrayHist::new();
+static COUNT_PERCPU_ARRAY: PerCpuArrayHist<CountPerCpuArray> = PerCpuArrayHist::new();
 
 #[tracepoint]
 pub fn count_getpid(_ctx: TracePointContext) -> u32 {

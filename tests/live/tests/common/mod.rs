@@ -7,6 +7,17 @@ use std::{
     process::{Child, ChildStdin, Command, Stdio},
 };
 
+/// The release binary of the example tool `name`, from `HIST_TOOLS_DIR` (set by `cargo xtask
+/// test`).
+pub fn tool_bin(name: &str) -> String {
+    let dir = std::env::var("HIST_TOOLS_DIR").unwrap_or_else(|_| {
+        panic!(
+            "set HIST_TOOLS_DIR to the folder of the tools' release builds (cargo xtask test does)"
+        )
+    });
+    format!("{dir}/{name}")
+}
+
 /// A child running the `workload` binary, stopped until [`Workload::start`].
 pub struct Workload {
     child: Child,

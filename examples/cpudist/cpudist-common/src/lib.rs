@@ -1,0 +1,51 @@
+//! What both sides of cpudist compile: its load-time settings and its histogram's description.
+#![no_std]
+
+use hist_core::{HistDesc, Layout, Settings, ToolConfig, Unit};
+
+/// One histogram for all (prefix 0), or one per process (tgid) or thread (tid).
+pub struct Dist;
+
+impl HistDesc for Dist {
+    type Prefix = u32;
+    const NAME: &'static str = "DIST";
+    /// 2^36 µs is 19 hours; longer times count in the overflow slot.
+    const LAYOUT: Layout = Layout::log2(35);
+    const UNIT: Unit = Unit::Microseconds;
+    /// Processes or threads tracked at once with `-P`/`-L`.
+    const PREFIXES: u32 = 2048;
+}
+
+/// What cpudist's flags tell the probe, written into it at load time. All `u32`: no padding.
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Config {
+    /// `-p`, `-m`, and sums for `-e` and Prometheus.
+    pub settings: Settings,
+    /// `-O`: off-CPU time instead of on-CPU time.
+    pub off_cpu: u32,
+    /// `-I`: count the idle tasks (pid 0) too.
+    pub include_idle: u32,
+    /// 0: one histogram, 1: per process (`-P`), 2: per thread (`-L`).
+    pub hist_by: u32,
+}
+
+impl Config {
+    pub const DEFAULT: Config = Config {
+        settings: Settings::new(Unit::Microseconds),
+        off_cpu: 0,
+        include_idle: 0,
+        hist_by: 0,
+    };
+}
+
+impl ToolConfig for Config {
+    #[inline(always)]
+    fn settings(&self) -> Settings {
+        self.settings
+    }
+}
+
+#[cfg(feature = "user")]
+// SAFETY: `Config` is `Pod` (checked by the derive): plain u32 fields, no padding.
+unsafe impl aya::Pod for Config {}

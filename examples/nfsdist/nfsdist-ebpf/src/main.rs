@@ -1,0 +1,29 @@
+//! nfsdist's eBPF side: the time from entry to exit of each NFS operation, per op.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::macros::map;
+use hist_ebpf::{HashHist, Settings, StartTimes, Sums, TaskKey};
+use nfsdist_common::{NfsLatency, Op};
+
+hist_ebpf::ebpf_program!(Settings = Settings::new(hist_ebpf::hist_core::Unit::Microseconds));
+
+/// The histogram `{op, slot}`, sized `(max_slot + 2) × ops` by its description.
+#[map]
+static LATENCY: HashHist<NfsLatency> = HashHist::new();
+#[map]
+static LATENCY_SUM: Sums<NfsLatency> = Sums::new();
+/// When each thread entered each op.
+#[map]
+static START: StartTimes<TaskKey<Op>> = StartTimes::with_max_entries(10240);
+
+// `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op; the user side's
+// attach plan picks the hook and the kernel function.
+hist_ebpf::latency_probes! {
+    start: START, hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
+    read: Op::READ,
+    write: Op::WRITE,
+    open: Op::OPEN,
+    fsync: Op::FSYNC,
+    getattr: Op::GETATTR,
+}

@@ -1,0 +1,64 @@
+//! nfsdist: summarize NFS operation latency (read, write, open, fsync, getattr) as histograms.
+//!
+//! A rebuild of bcc's `tools/nfsdist.py` on hist, with libbpf-tools' fsync: same flags, same
+//! output. Copy this directory to start an entry/exit latency tool: `nfsdist-common` describes
+//! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
+
+use clap::Parser;
+use hist_user::{
+    HistMap,
+    hist_core::HistDesc,
+    plan::OpSpec,
+    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
+};
+use nfsdist_common::{NfsLatency, Op};
+
+const EXAMPLES: &str = "examples:
+    nfsdist            # show operation latency as a histogram
+    nfsdist -p 181     # trace PID 181 only
+    nfsdist 1 10       # print 1 second summaries, 10 times
+    nfsdist -m 5       # 5s summaries, milliseconds
+    nfsdist -j 1       # one JSON object per second
+    nfsdist --prometheus 127.0.0.1:9435   # serve /metrics";
+
+/// Summarize NFS operation latency.
+#[derive(Parser)]
+#[command(name = "nfsdist", after_help = EXAMPLES)]
+struct Args {
+    /// don't include timestamp on interval output
+    #[arg(short = 'T', long)]
+    notimestamp: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Each op's kernel functions, in order of preference: NFSv4 opens go through `nfs4_file_open`.
+const OPS: [OpSpec; 5] = [
+    OpSpec::function("read", &["nfs_file_read"], Some("nfs")),
+    OpSpec::function("write", &["nfs_file_write"], Some("nfs")),
+    OpSpec::function("open", &["nfs4_file_open", "nfs_file_open"], Some("nfs")),
+    OpSpec::function("fsync", &["nfs_file_fsync"], Some("nfs")),
+    OpSpec::function("getattr", &["nfs_getattr"], Some("nfs")),
+];
+
+fn main() {
+    let args = Args::parse();
+    hist_user::tool::exit_on_error("nfsdist", run(args));
+}
+
+fn run(args: Args) -> Result<(), ToolError> {
+    let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
+    let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
+    let mut ebpf = tool.load(object, tool.settings())?;
+    tool.attach(&mut ebpf, &OPS)?;
+    let view = View {
+        banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),
+        section: Some("operation"),
+        label: |op: &Op| op.name().into(),
+        timestamp: (!args.notimestamp).then_some(Timestamp::HmsColon),
+        averages: false,
+        metric: "nfsdist_latency_seconds".into(),
+        help: "NFS operation latency",
+    };
+    tool.run(HistMap::<NfsLatency>::open(&mut ebpf)?, &view)
+}

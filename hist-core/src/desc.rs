@@ -1,0 +1,216 @@
+//! The one description of a histogram that the eBPF program and the user-space tool share.
+//!
+//! A tool declares its histogram once, in a small `no_std` crate that both sides compile:
+//!
+//! ```
+//! use hist_core::{HistDesc, Layout, Unit};
+//!
+//! /// Which operation a latency belongs to: the key prefix.
+//! #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, bytemuck::Pod, bytemuck::Zeroable)]
+//! #[repr(transparent)]
+//! pub struct Op(pub u32);
+//! hist_core::key_prefix!(Op);
+//!
+//! /// XFS reclaim latency, per operation.
+//! pub struct ReclaimLatency;
+//! impl HistDesc for ReclaimLatency {
+//!     type Prefix = Op;
+//!     const NAME: &'static str = "RECLAIM_LATENCY";
+//!     const LAYOUT: Layout = Layout::log2(26);
+//!     const UNIT: Unit = Unit::Microseconds;
+//!     const PREFIXES: u32 = 2;
+//! }
+//! assert_eq!(ReclaimLatency::MAX_ENTRIES, 56); // (26 + 2) × 2
+//! ```
+//!
+//! The kernel side declares its map from it (`hist_ebpf::HashHist<ReclaimLatency>`), sized
+//! [`HistDesc::MAX_ENTRIES`]; the user side opens the map by [`HistDesc::NAME`] and refuses one
+//! whose key size, value size or `max_entries` disagrees, so the two sides cannot drift apart
+//! into a silently wrong histogram.
+
+use core::ops::RangeInclusive;
+
+use crate::{Buckets, KeyPrefix, Linear, Log2, map_entries};
+
+/// What a histogram map holds and how it is read: shared by both sides of a tool.
+///
+/// Implement it on a unit struct in the crate both sides depend on (see the
+/// [module docs](self)).
+pub trait HistDesc {
+    /// What selects one histogram in the map: an op code, a pid, `()` for a single one.
+    type Prefix: KeyPrefix;
+    /// The map's name in the eBPF object: the identifier of the kernel side's `#[map]` static.
+    const NAME: &'static str;
+    /// How values become slots.
+    const LAYOUT: Layout;
+    /// The unit of the recorded values (the default one, when a tool offers `-m`).
+    const UNIT: Unit;
+    /// How many prefixes the map must hold at once.
+    const PREFIXES: u32;
+    /// The map's size: [`map_entries`]`(max_slot, PREFIXES)`, exact for the overflow slot.
+    const MAX_ENTRIES: u32 = map_entries(Self::LAYOUT.max_slot(), Self::PREFIXES);
+}
+
+/// How values map to slots: log2 or linear, with finite slots `0..=max_slot` and one overflow
+/// slot `max_slot + 1` (see [`crate::slot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Power-of-two slots ([`Log2`]).
+    Log2(Log2),
+    /// Equal-width slots ([`Linear`]).
+    Linear(Linear),
+}
+
+impl Layout {
+    /// Log2 slots `0..=max_slot` (at most 63).
+    pub const fn log2(max_slot: u32) -> Self {
+        Self::Log2(Log2::new(max_slot))
+    }
+
+    /// Linear slots of width `step` from `base`, `0..=max_slot`.
+    pub const fn linear(base: u64, step: u64, max_slot: u32) -> Self {
+        Self::Linear(Linear::new(base, step, max_slot))
+    }
+
+    /// The highest finite slot.
+    pub const fn max_slot(&self) -> u32 {
+        match self {
+            Self::Log2(log2) => log2.max_slot(),
+            Self::Linear(linear) => linear.max_slot(),
+        }
+    }
+}
+
+impl Buckets for Layout {
+    #[inline(always)]
+    fn max_slot(&self) -> u32 {
+        Layout::max_slot(self)
+    }
+
+    #[inline(always)]
+    fn slot(&self, value: u64) -> u32 {
+        match self {
+            Self::Log2(log2) => log2.slot(value),
+            Self::Linear(linear) => linear.slot(value),
+        }
+    }
+
+    fn low(&self, slot: u32) -> u64 {
+        match self {
+            Self::Log2(log2) => log2.low(slot),
+            Self::Linear(linear) => linear.low(slot),
+        }
+    }
+
+    fn bounds(&self, slot: u32) -> RangeInclusive<u64> {
+        match self {
+            Self::Log2(log2) => log2.bounds(slot),
+            Self::Linear(linear) => linear.bounds(slot),
+        }
+    }
+}
+
+/// The unit of recorded time values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Nanoseconds (`nsecs`).
+    Nanoseconds,
+    /// Microseconds (`usecs`), bcc's default.
+    Microseconds,
+    /// Milliseconds (`msecs`), bcc's `-m`.
+    Milliseconds,
+}
+
+impl Unit {
+    /// Nanoseconds in one unit: what the kernel side divides a nanosecond delta by.
+    pub const fn nanos(self) -> u32 {
+        match self {
+            Self::Nanoseconds => 1,
+            Self::Microseconds => 1_000,
+            Self::Milliseconds => 1_000_000,
+        }
+    }
+
+    /// bcc's label of the value column: `nsecs`, `usecs`, `msecs`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Nanoseconds => "nsecs",
+            Self::Microseconds => "usecs",
+            Self::Milliseconds => "msecs",
+        }
+    }
+
+    /// Seconds in one unit, for Prometheus (whose base unit is the second).
+    pub fn seconds(self) -> f64 {
+        self.nanos() as f64 / 1e9
+    }
+}
+
+/// The load-time settings every tool shares, written by user space into the eBPF object before
+/// it is loaded (see `hist_ebpf::Config` and `hist_user::Tool`).
+///
+/// `#[repr(C)]` and all `u32`: no padding, the same bytes on both sides. A tool with settings
+/// of its own embeds this as its first field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Settings {
+    /// Trace only this process (thread-group id, what `-p PID` names); 0 traces every process.
+    pub tgid: u32,
+    /// Nanoseconds per recorded unit ([`Unit::nanos`]): 1000 for `usecs`, 1 000 000 for `-m`.
+    pub unit_nanos: u32,
+    /// 1: also add every recorded value to the per-prefix sum map (for Prometheus' `_sum`);
+    /// 0: don't, and pay nothing for it.
+    pub sums: u32,
+}
+
+impl Settings {
+    /// Every process, in `unit`.
+    pub const fn new(unit: Unit) -> Self {
+        Self {
+            tgid: 0,
+            unit_nanos: unit.nanos(),
+            sums: 0,
+        }
+    }
+
+    /// Whether the process `tgid` is traced.
+    #[inline(always)]
+    pub const fn traces(&self, tgid: u32) -> bool {
+        self.tgid == 0 || self.tgid == tgid
+    }
+
+    /// `nanos` in the recorded unit.
+    #[inline(always)]
+    pub const fn to_unit(&self, nanos: u64) -> u64 {
+        // A zeroed config (never written) must not divide by zero: count nanoseconds then.
+        if self.unit_nanos <= 1 {
+            nanos
+        } else {
+            nanos / self.unit_nanos as u64
+        }
+    }
+}
+
+/// A tool's load-time configuration: [`Settings`] alone, or a tool's own `#[repr(C)]` struct
+/// that holds them (cpudist's adds `-O`, `-P`…).
+pub trait ToolConfig: bytemuck::Pod {
+    /// The settings every tool shares.
+    fn settings(&self) -> Settings;
+}
+
+impl ToolConfig for Settings {
+    #[inline(always)]
+    fn settings(&self) -> Settings {
+        *self
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::new(Unit::Microseconds)
+    }
+}
+
+#[cfg(feature = "user")]
+// SAFETY: `Settings` is `Pod` (checked by the derive): two u32, no padding.
+unsafe impl aya::Pod for Settings {}

@@ -1,0 +1,137 @@
+//! A histogram map opened from its shared description, checked against the loaded map.
+
+use std::{collections::BTreeMap, mem::size_of};
+
+use aya::{
+    Ebpf,
+    maps::{HashMap, Map, MapData, MapError},
+};
+use hist_core::{HistDesc, HistKey, KeyPrefix};
+
+use crate::{ArrayHistMap, Error, HashHistMap, Snapshot};
+
+/// The histogram map described by `H` (and its `{NAME}_SUM` map, when the object has one),
+/// taken from a loaded [`Ebpf`] and checked against the description: a map whose key size,
+/// value size or `max_entries` differs is refused with an error naming both values, never read
+/// into a wrong histogram.
+///
+/// It reads any of the four kinds `hist-ebpf` declares (hash, per-CPU hash, array, per-CPU
+/// array); an array's prefixes are its indexes, so `H::Prefix` must then be 4 bytes (a `u32`).
+pub struct HistMap<H: HistDesc> {
+    reader: Reader<H::Prefix>,
+    sums: Option<HashMap<MapData, H::Prefix, u64>>,
+}
+
+enum Reader<P: KeyPrefix> {
+    Hash(HashHistMap<P>),
+    Array(ArrayHistMap),
+}
+
+impl<H: HistDesc> HistMap<H>
+where
+    H::Prefix: Ord + aya::Pod,
+{
+    /// Takes the map `H::NAME` (and `{H::NAME}_SUM` if present) out of `ebpf`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchMap`] when the object has no map of that name, [`Error::Mismatch`] when
+    /// it disagrees with `H`, [`Error::WrongMapType`] for a map kind that holds no histogram.
+    pub fn open(ebpf: &mut Ebpf) -> Result<Self, Error> {
+        let map = ebpf
+            .take_map(H::NAME)
+            .ok_or(Error::NoSuchMap { name: H::NAME })?;
+        let max_slot = H::LAYOUT.max_slot();
+        let (data, is_array) = match &map {
+            Map::HashMap(data) | Map::PerCpuHashMap(data) => (data, false),
+            Map::Array(data) | Map::PerCpuArray(data) => (data, true),
+            // The readers below name the kind that was found.
+            _ => {
+                return Err(HashHistMap::<H::Prefix>::new(map, max_slot)
+                    .err()
+                    .unwrap_or(Error::NoSuchMap { name: H::NAME }));
+            }
+        };
+        let info = data.info()?;
+        let key_size = if is_array {
+            size_of::<u32>()
+        } else {
+            size_of::<HistKey<H::Prefix>>()
+        };
+        for (what, object, description) in [
+            ("key size (bytes)", info.key_size(), key_size as u32),
+            (
+                "value size (bytes)",
+                info.value_size(),
+                size_of::<u64>() as u32,
+            ),
+            ("max_entries", info.max_entries(), H::MAX_ENTRIES),
+        ] {
+            if object != description {
+                return Err(Error::Mismatch {
+                    map: H::NAME,
+                    what,
+                    object: object.into(),
+                    description: description.into(),
+                });
+            }
+        }
+        let reader = if is_array {
+            if size_of::<H::Prefix>() != size_of::<u32>() {
+                return Err(Error::Mismatch {
+                    map: H::NAME,
+                    what: "prefix size (bytes) of an array histogram",
+                    object: size_of::<u32>() as u64,
+                    description: size_of::<H::Prefix>() as u64,
+                });
+            }
+            Reader::Array(ArrayHistMap::new(map, max_slot)?)
+        } else {
+            Reader::Hash(HashHistMap::new(map, max_slot)?)
+        };
+        let sum_name = format!("{}_SUM", H::NAME);
+        let sums = match ebpf.take_map(&sum_name) {
+            Some(map) => Some(HashMap::try_from(map)?),
+            None => None,
+        };
+        Ok(Self { reader, sums })
+    }
+
+    /// Reads every histogram, per-CPU copies summed; prefixes that counted nothing are absent.
+    pub fn snapshot(&self) -> Result<Snapshot<H::Prefix>, Error> {
+        match &self.reader {
+            Reader::Hash(map) => map.snapshot(),
+            Reader::Array(map) => Ok(map
+                .snapshot()?
+                .into_iter()
+                .filter_map(|(index, hist)| Some((bytemuck::try_cast(index).ok()?, hist)))
+                .collect()),
+        }
+    }
+
+    /// The sum of the recorded values per prefix, when the object keeps sums (a `{NAME}_SUM`
+    /// map) and the programs were told to fill it (`Settings::sums`).
+    pub fn sums(&self) -> Result<Option<BTreeMap<H::Prefix, u64>>, Error> {
+        let Some(sums) = &self.sums else {
+            return Ok(None);
+        };
+        Ok(Some(sums.iter().collect::<Result<_, MapError>>()?))
+    }
+
+    /// Clears the histograms and the sums, as bcc's `table.clear()` does between intervals.
+    pub fn clear(&mut self) -> Result<(), Error> {
+        match &mut self.reader {
+            Reader::Hash(map) => map.clear()?,
+            Reader::Array(map) => map.clear()?,
+        }
+        if let Some(sums) = &mut self.sums {
+            for key in sums.keys().collect::<Result<Vec<_>, _>>()? {
+                match sums.remove(&key) {
+                    Err(MapError::KeyNotFound) | Ok(()) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+}

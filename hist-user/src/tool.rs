@@ -1,0 +1,421 @@
+//! The runner every tool shares, so that a tool's `main` is its own flags plus a few lines:
+//! bcc's common flags ([`CommonArgs`]), loading the eBPF object with its settings, attaching by
+//! [`plan`](crate::plan), the interval loop with Ctrl-C/SIGTERM, and the output modes — bcc's
+//! text, `-j` JSON (one object per interval) and `--prometheus ADDR` (`/metrics`, cumulative).
+//!
+//! ```no_run
+//! # struct Latency;
+//! # impl hist_core::HistDesc for Latency {
+//! #     type Prefix = u32;
+//! #     const NAME: &'static str = "LATENCY";
+//! #     const LAYOUT: hist_core::Layout = hist_core::Layout::log2(26);
+//! #     const UNIT: hist_core::Unit = hist_core::Unit::Microseconds;
+//! #     const PREFIXES: u32 = 2;
+//! # }
+//! # let object: &[u8] = &[];
+//! use clap::Parser as _;
+//! use hist_core::HistDesc as _;
+//! use hist_user::{HistMap, plan::OpSpec, tool::{CommonArgs, Timestamp, Tool, View}};
+//!
+//! #[derive(clap::Parser)]
+//! struct Args {
+//!     #[command(flatten)]
+//!     common: CommonArgs,
+//! }
+//!
+//! const OPS: [OpSpec; 1] = [OpSpec {
+//!     name: "count",
+//!     program: "count",
+//!     functions: &["xfs_fs_nr_cached_objects"],
+//!     module: Some("xfs"),
+//!     tracepoints: &[],
+//! }];
+//!
+//! let tool = Tool::new("xfsreclaim", Args::parse().common, Latency::UNIT)?;
+//! let mut ebpf = tool.load(object, tool.settings())?;
+//! tool.attach(&mut ebpf, &OPS)?;
+//! let view = View {
+//!     banner: "Tracing XFS reclaim latency... Hit Ctrl-C to end.".into(),
+//!     section: Some("operation"),
+//!     label: |op: &u32| ["count", "free"][*op as usize % 2].to_string(),
+//!     timestamp: Some(Timestamp::HmsColon),
+//!     averages: false,
+//!     metric: "xfs_reclaim_latency_seconds".into(),
+//!     help: "XFS reclaim latency",
+//! };
+//! tool.run(HistMap::<Latency>::open(&mut ebpf)?, &view)?;
+//! # Ok::<(), hist_user::tool::ToolError>(())
+//! ```
+
+use std::{
+    cell::Cell,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use aya::{Ebpf, EbpfLoader};
+use hist_core::{HistDesc, Settings, ToolConfig, Unit};
+
+use crate::{
+    Error, HistMap, Report,
+    interval::{Intervals, Wakeup, local_time_hms},
+    kernel::{self, KernelError},
+    output,
+    plan::{Hook, KernelFacts, OpSpec, Plan, PlanError},
+    render,
+};
+
+/// The flags every tool shares, as bcc spells them. A tool flattens them into its own
+/// (`#[command(flatten)] common: CommonArgs`); the timestamp flag is the tool's own, because
+/// bcc's tools disagree on it (cpudist's `-T` adds timestamps, nfsdist's `-T` removes them).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct CommonArgs {
+    /// millisecond histogram
+    #[arg(short = 'm', long)]
+    pub milliseconds: bool,
+    /// trace this PID only
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// print one JSON object per interval instead of text
+    #[arg(short = 'j', long)]
+    pub json: bool,
+    /// serve cumulative histograms for Prometheus at http://ADDR/metrics instead of printing
+    #[arg(long, value_name = "ADDR", conflicts_with = "json")]
+    pub prometheus: Option<String>,
+    /// hook the kernel this way only (default: the best this kernel offers)
+    #[arg(long, value_enum, value_name = "HOOK")]
+    pub attach: Option<Hook>,
+    /// say which hook each operation got
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// output interval, in seconds
+    #[arg(value_parser = parse_interval)]
+    pub interval: Option<u64>,
+    /// number of outputs
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+}
+
+/// bcc's interval check, as a clap value parser: a whole number of seconds, at least 1.
+pub fn parse_interval(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("the interval must be at least 1 second".into()),
+        Ok(seconds) => Ok(seconds),
+        Err(_) => Err(format!("'{text}' is not a whole number of seconds")),
+    }
+}
+
+/// Why a tool stops. Every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The kernel or the privileges are not what the tool needs.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// No operation, or not every one, could be hooked.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Reading a histogram map failed.
+    #[error(transparent)]
+    Map(#[from] Error),
+    /// `-p` names no running process.
+    #[error("no process with PID {0} (-p takes the PID of a running process)")]
+    NoSuchPid(u32),
+    /// The eBPF object did not load.
+    #[error("loading the eBPF object failed: {0}")]
+    Load(String),
+    /// Printing, signals, or the `/metrics` server failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// How an interval's timestamp is printed in text mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestamp {
+    /// cpudist's `-T`: `%-8s` of `HH:MM:SS` on its own line.
+    Hms,
+    /// nfsdist's and xfsdist's default with an interval: `HH:MM:SS:` on its own line.
+    HmsColon,
+}
+
+/// How a tool presents its histogram.
+pub struct View<P> {
+    /// The line printed once tracing has started (to stderr in JSON and Prometheus modes, so
+    /// stdout stays machine-readable).
+    pub banner: String,
+    /// The section header (`operation`, `pid`), or `None` for a single histogram.
+    pub section: Option<&'static str>,
+    /// A prefix's section value, as bcc prints it after `operation = `.
+    pub label: fn(&P) -> String,
+    /// The text-mode timestamp, if any.
+    pub timestamp: Option<Timestamp>,
+    /// bcc's `-e`: after each histogram, `avg = …, total: …, count: …` from the sums (which
+    /// the tool must ask the kernel side to keep: `Settings::sums`).
+    pub averages: bool,
+    /// The Prometheus histogram family (`xfs_reclaim_latency_seconds`).
+    pub metric: String,
+    /// Its help text.
+    pub help: &'static str,
+}
+
+/// A tool being run: its name, its common flags, and the interval clock.
+pub struct Tool {
+    name: &'static str,
+    args: CommonArgs,
+    unit: Unit,
+    intervals: Intervals,
+    /// Whether the loaded programs keep sums (`Settings::sums` of the loaded config).
+    sums: Cell<bool>,
+}
+
+impl Tool {
+    /// Starts a tool: blocks SIGINT/SIGTERM (so Ctrl-C ends a wait, not the process: call it
+    /// first in `main`), checks the privileges and that `-p` names a process. `unit` is the
+    /// tool's unit without `-m`.
+    pub fn new(name: &'static str, args: CommonArgs, unit: Unit) -> Result<Tool, ToolError> {
+        let interval = Duration::from_secs(args.interval.unwrap_or(99_999_999));
+        let intervals =
+            Intervals::new(interval).map_err(|e| ToolError::Io(format!("blocking SIGINT: {e}")))?;
+        kernel::check_privileges()?;
+        if let Some(pid) = args.pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            return Err(ToolError::NoSuchPid(pid));
+        }
+        let unit = if args.milliseconds {
+            Unit::Milliseconds
+        } else {
+            unit
+        };
+        Ok(Tool {
+            name,
+            args,
+            unit,
+            intervals,
+            sums: Cell::new(false),
+        })
+    }
+
+    /// The common flags.
+    pub fn args(&self) -> &CommonArgs {
+        &self.args
+    }
+
+    /// The unit of the recorded values: the tool's, or milliseconds under `-m`.
+    pub fn unit(&self) -> Unit {
+        self.unit
+    }
+
+    /// The settings the flags ask for: `-p`, `-m`, and sums when Prometheus needs `_sum`.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            tgid: self.args.pid.unwrap_or(0),
+            unit_nanos: self.unit.nanos(),
+            sums: self.args.prometheus.is_some() as u32,
+        }
+    }
+
+    /// Loads `object` with `config` written into its `CONFIG` static (see
+    /// `hist_ebpf::ebpf_program!`). Programs are loaded when attached.
+    pub fn load<C: ToolConfig + aya::Pod>(
+        &self,
+        object: &[u8],
+        config: C,
+    ) -> Result<Ebpf, ToolError> {
+        self.sums.set(config.settings().sums != 0);
+        EbpfLoader::new()
+            .override_global("CONFIG", &config, true)
+            .load(object)
+            .map_err(|e| ToolError::Load(e.to_string()))
+    }
+
+    /// Attaches every operation by its [`plan`](crate::plan): the best hook this kernel offers,
+    /// or the one `--attach` forces; `-v` prints what was picked.
+    pub fn attach(&self, ebpf: &mut Ebpf, ops: &[OpSpec]) -> Result<(), ToolError> {
+        let facts = KernelFacts::probe()?;
+        let plan = Plan::resolve(self.name, ops, &facts, self.args.attach)?;
+        plan.attach(ebpf, self.args.verbose)?;
+        Ok(())
+    }
+
+    /// Prints the banner, then the histograms every interval (and at Ctrl-C) in the mode the
+    /// flags ask for, clearing the map after each; or, with `--prometheus`, serves them
+    /// cumulatively until Ctrl-C.
+    pub fn run<H: HistDesc + 'static>(
+        &self,
+        map: HistMap<H>,
+        view: &View<H::Prefix>,
+    ) -> Result<(), ToolError>
+    where
+        H::Prefix: Ord + aya::Pod + Send,
+    {
+        let machine = self.args.json || self.args.prometheus.is_some();
+        if machine {
+            eprintln!("{}", view.banner);
+        } else {
+            println!("{}", view.banner);
+        }
+        if let Some(addr) = &self.args.prometheus {
+            return self.serve(addr, map, view);
+        }
+        let mut map = map;
+        let mut countdown = self.args.count.unwrap_or(99_999_999);
+        loop {
+            let wakeup = self
+                .intervals
+                .wait()
+                .map_err(|e| ToolError::Io(e.to_string()))?;
+            let report = report(
+                self.name,
+                self.unit,
+                self.sums.get(),
+                &map,
+                view.section,
+                view.label,
+            )?;
+            if self.args.json {
+                println!("{}", output::json::to_line(&report));
+            } else {
+                print!("{}", self.text(&report, view));
+            }
+            map.clear()?;
+            countdown -= 1;
+            if wakeup == Wakeup::Interrupted || countdown == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// bcc's text: a blank line, the timestamp, then the histogram or its sections.
+    fn text<P>(&self, report: &Report, view: &View<P>) -> String {
+        let mut out = String::from("\n");
+        match view.timestamp {
+            Some(Timestamp::Hms) => out.push_str(&format!("{:<8}\n", local_time_hms())),
+            Some(Timestamp::HmsColon) if self.args.interval.is_some() => {
+                out.push_str(&format!("{}:\n", local_time_hms()))
+            }
+            _ => {}
+        }
+        let label = self.unit.label();
+        for (section, hist, sum) in &report.histograms {
+            if let Some(header) = view.section {
+                out.push_str(&format!("\n{header} = {section}\n"));
+            }
+            out.push_str(&match report.layout {
+                hist_core::Layout::Log2(_) => render::log2_hist(hist, label),
+                hist_core::Layout::Linear(linear) => render::linear_hist(hist, label, &linear),
+            });
+            if let (true, Some(total), count @ 1..) = (view.averages, sum, hist.total()) {
+                out.push_str(&format!(
+                    "\navg = {} {label}, total: {total} {label}, count: {count}\n\n",
+                    total / count
+                ));
+            }
+        }
+        out
+    }
+
+    fn serve<H: HistDesc + 'static>(
+        &self,
+        addr: &str,
+        map: HistMap<H>,
+        view: &View<H::Prefix>,
+    ) -> Result<(), ToolError>
+    where
+        H::Prefix: Ord + aya::Pod + Send,
+    {
+        let (name, unit, sums) = (self.name, self.unit, self.sums.get());
+        let (metric, help) = (view.metric.clone(), view.help);
+        let (section, label) = (view.section, view.label);
+        let map = Arc::new(Mutex::new(map));
+        let _server = output::server::MetricsServer::start(addr, move || {
+            let map = map
+                .lock()
+                .map_err(|_| "the map reader panicked".to_string())?;
+            let report =
+                report(name, unit, sums, &map, section, label).map_err(|e| e.to_string())?;
+            let family = output::prometheus::Family::new(&metric, help, &report);
+            // bcc's pid and tid sections name the task too: `pid="1234",comm="bash"`.
+            let family = match section {
+                Some("pid" | "tid") => family.with_detail_label("comm"),
+                _ => family,
+            };
+            output::prometheus::encode_families(&[family]).map_err(|e| e.to_string())
+        })
+        .map_err(|e| ToolError::Io(e.to_string()))?;
+        eprintln!("{name}: serving http://{addr}/metrics (Ctrl-C to end)");
+        while self
+            .intervals
+            .wait()
+            .map_err(|e| ToolError::Io(e.to_string()))?
+            != Wakeup::Interrupted
+        {}
+        Ok(())
+    }
+}
+
+/// One snapshot of `map` as every output sees it; with the sums when the programs keep them.
+fn report<H: HistDesc>(
+    tool: &str,
+    unit: Unit,
+    sums: bool,
+    map: &HistMap<H>,
+    section: Option<&str>,
+    label: fn(&H::Prefix) -> String,
+) -> Result<Report, Error>
+where
+    H::Prefix: Ord + aya::Pod,
+{
+    let snapshot = map.snapshot()?;
+    let sums = if sums { map.sums()? } else { None };
+    let histograms = snapshot
+        .into_iter()
+        .map(|(prefix, hist)| {
+            let sum = sums
+                .as_ref()
+                .map(|sums| sums.get(&prefix).copied().unwrap_or(0));
+            // A single histogram has no section value.
+            let label = if section.is_some() {
+                label(&prefix)
+            } else {
+                String::new()
+            };
+            (label, hist, sum)
+        })
+        .collect();
+    Ok(Report {
+        tool: tool.to_string(),
+        layout: H::LAYOUT,
+        unit,
+        section: section.map(str::to_string),
+        histograms,
+        time: SystemTime::now(),
+    })
+}
+
+/// Ends a tool's `main`: on error, prints it with every line starting `{tool}: ` (an attach
+/// plan's error has one line per operation, already named) and exits 1.
+pub fn exit_on_error<E: std::fmt::Display>(tool: &str, result: Result<(), E>) {
+    if let Err(error) = result {
+        let prefix = format!("{tool}: ");
+        for line in error.to_string().lines() {
+            let named = if line.starts_with(&prefix) {
+                ""
+            } else {
+                &prefix
+            };
+            eprintln!("{named}{line}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// A pid's section label as bcc's tools print it: `"1234 bash\n"` (the comm file's newline
+/// included, which makes bcc's blank line after `pid = 1234 bash`), or just the pid when the
+/// task is gone.
+pub fn pid_comm(pid: &u32) -> String {
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(comm) => format!("{pid} {comm}"),
+        Err(_) => pid.to_string(),
+    }
+}

@@ -1,0 +1,109 @@
+//! A histogram map opened from its shared description is checked against the loaded map: the
+//! right description reads it, and a description with another `max_slot`, another prefix type
+//! or another size is refused with an error naming both values.
+
+mod common;
+
+use aya::EbpfLoader;
+use hist_core::{HistDesc, Layout, Unit};
+use hist_live_tests::PROBES;
+use hist_user::{Error, HistMap};
+
+/// Declares a description of a test-probe map (`tests/probes`: log2 up to slot 11).
+macro_rules! desc {
+    ($desc:ident, $name:literal, $prefix:ty, $max_slot:expr, $prefixes:expr) => {
+        struct $desc;
+        impl HistDesc for $desc {
+            type Prefix = $prefix;
+            const NAME: &'static str = $name;
+            const LAYOUT: Layout = Layout::log2($max_slot);
+            const UNIT: Unit = Unit::Nanoseconds;
+            const PREFIXES: u32 = $prefixes;
+        }
+    };
+}
+
+desc!(CountHash, "COUNT_HASH", u32, 11, 4);
+desc!(CountArray, "COUNT_PERCPU_ARRAY", u32, 11, 2);
+desc!(OtherMaxSlot, "COUNT_HASH", u32, 12, 4);
+desc!(OtherPrefix, "COUNT_HASH", [u32; 2], 11, 4);
+desc!(OtherSize, "COUNT_HASH", u32, 11, 8);
+desc!(OtherName, "COUNT_HASHES", u32, 11, 4);
+const CALLS: u64 = 1000;
+
+fn loaded() -> (aya::Ebpf, common::Workload) {
+    let workload = common::Workload::spawn(&["getpid", &CALLS.to_string(), "1"]);
+    let mut ebpf = EbpfLoader::new()
+        .override_global("TARGET_TGID", &workload.pid(), true)
+        .load(PROBES)
+        .expect("load test probes");
+    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
+    (ebpf, workload)
+}
+
+#[test]
+fn the_right_description_reads_the_map() {
+    let (mut ebpf, workload) = loaded();
+    workload.run_to_end();
+    let hash = HistMap::<CountHash>::open(&mut ebpf).unwrap();
+    let total: u64 = hash.snapshot().unwrap().values().map(|h| h.total()).sum();
+    assert_eq!(total, CALLS);
+    let array = HistMap::<CountArray>::open(&mut ebpf).unwrap();
+    assert_eq!(array.snapshot().unwrap(), hash.snapshot().unwrap());
+    assert_eq!(hash.sums().unwrap(), None, "the probes keep no sums");
+}
+
+fn refused<H: HistDesc>() -> String
+where
+    H::Prefix: Ord + aya::Pod,
+{
+    let (mut ebpf, _workload) = loaded();
+    match HistMap::<H>::open(&mut ebpf) {
+        Ok(_) => panic!("{} opened", std::any::type_name::<H>()),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn another_max_slot_is_refused() {
+    assert_eq!(
+        refused::<OtherMaxSlot>(),
+        "map COUNT_HASH: max_entries is 52 in the eBPF object but 56 in its shared description \
+         (rebuild the eBPF program and the tool from the same HistDesc)"
+    );
+}
+
+#[test]
+fn another_prefix_type_is_refused() {
+    assert_eq!(
+        refused::<OtherPrefix>(),
+        "map COUNT_HASH: key size (bytes) is 8 in the eBPF object but 12 in its shared \
+         description (rebuild the eBPF program and the tool from the same HistDesc)"
+    );
+}
+
+#[test]
+fn another_size_is_refused() {
+    assert_eq!(
+        refused::<OtherSize>(),
+        "map COUNT_HASH: max_entries is 52 in the eBPF object but 104 in its shared description \
+         (rebuild the eBPF program and the tool from the same HistDesc)"
+    );
+}
+
+#[test]
+fn another_name_is_refused() {
+    let (mut ebpf, _workload) = loaded();
+    let error = HistMap::<OtherName>::open(&mut ebpf)
+        .err()
+        .expect("no such map");
+    assert!(
+        matches!(
+            error,
+            Error::NoSuchMap {
+                name: "COUNT_HASHES"
+            }
+        ),
+        "{error}"
+    );
+}
