@@ -198,6 +198,35 @@ pub trait ToolConfig: bytemuck::Pod {
     fn settings(&self) -> Settings;
 }
 
+/// Declares a tool's own config type: implements [`ToolConfig`] from its `settings` field and,
+/// with the `user` feature, `aya::Pod` (see [`aya_pod!`](crate::aya_pod)) so user space can
+/// write it at load time.
+///
+/// ```
+/// #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+/// #[repr(C)]
+/// pub struct Config {
+///     pub settings: hist_core::Settings,
+///     pub off_cpu: u32,
+/// }
+/// hist_core::tool_config!(Config);
+/// # use hist_core::ToolConfig as _;
+/// # let config = Config { settings: hist_core::Settings::new(hist_core::Unit::Milliseconds), off_cpu: 1 };
+/// assert_eq!(config.settings().unit_nanos, 1_000_000);
+/// ```
+#[macro_export]
+macro_rules! tool_config {
+    ($config:ty) => {
+        impl $crate::ToolConfig for $config {
+            #[inline(always)]
+            fn settings(&self) -> $crate::Settings {
+                self.settings
+            }
+        }
+        $crate::aya_pod!($config);
+    };
+}
+
 impl ToolConfig for Settings {
     #[inline(always)]
     fn settings(&self) -> Settings {

@@ -87,25 +87,42 @@ macro_rules! key_prefix {
     ($($prefix:ty),+ $(,)?) => {$(
         $crate::key_prefix!(@checked $prefix);
         // With hist-core's `user` feature, also an aya map key (a sums map is keyed by it).
-        $crate::__aya_pod!($prefix);
+        $crate::aya_pod!($prefix);
     )+};
 }
 
+/// With hist-core's `user` feature, makes a [`bytemuck::Pod`] type an `aya::Pod` too, so user
+/// space can use it as a map key or value, or write it into a global at load time (a tool's
+/// config); without the feature (the eBPF side) it expands to nothing. [`key_prefix!`] and
+/// [`ops!`](crate::ops) call it for their types.
+///
+/// ```
+/// #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+/// #[repr(C)]
+/// struct Config {
+///     verbose: u32,
+/// }
+/// hist_core::aya_pod!(Config);
+/// ```
 #[cfg(feature = "user")]
-#[doc(hidden)]
 #[macro_export]
-macro_rules! __aya_pod {
-    ($prefix:ty) => {
-        // SAFETY: `KeyPrefix` requires `bytemuck::Pod`: plain bytes, any bit pattern valid.
-        unsafe impl $crate::__aya::Pod for $prefix {}
+macro_rules! aya_pod {
+    ($type:ty) => {
+        const _: fn() = || {
+            fn is_pod<T: $crate::__bytemuck::Pod>() {}
+            is_pod::<$type>();
+        };
+        // SAFETY: `$type` is `bytemuck::Pod` (checked above): plain bytes, no padding, any bit
+        // pattern valid, which is what `aya::Pod` asks.
+        unsafe impl $crate::__aya::Pod for $type {}
     };
 }
 
+/// See the `user` version of this macro: without the feature it expands to nothing.
 #[cfg(not(feature = "user"))]
-#[doc(hidden)]
 #[macro_export]
-macro_rules! __aya_pod {
-    ($prefix:ty) => {};
+macro_rules! aya_pod {
+    ($type:ty) => {};
 }
 
 // aya already makes these map keys.

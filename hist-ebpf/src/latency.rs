@@ -96,19 +96,80 @@ macro_rules! latency_probes {
     )+}};
 }
 
-/// What every eBPF object of a tool needs besides its maps and programs: its load-time
-/// [`Config`](crate::Config) static `CONFIG` (read by the programs with `CONFIG.get()`, written
-/// by `hist_user::Tool::load`), the license (GPL: tracing helpers require it) and the panic
-/// handler (never called: the verifier rejects code that could reach it).
+/// Writes the programs of an op whose latency runs from one tracepoint to another in the same
+/// thread, for tp_btf and for the tracefs tracepoint alike: `{op}_start_btf` / `{op}_start_tp`
+/// at the start event and `{op}_end_btf` / `{op}_end_tp` at the end event (the names
+/// `hist_user::plan::OpSpec::tracepoints` attaches, with the stems `{op}_start` and `{op}_end`).
+///
+/// The start may be filtered on one pointer-sized argument of the start event, given as its
+/// tp_btf argument index and its offset in the tracefs record (`cat .../format`):
 ///
 /// ```ignore
-/// hist_ebpf::ebpf_program!(nfsdist_common::Config = nfsdist_common::Config::DEFAULT);
+/// hist_ebpf::tracepoint_latency! {
+///     start: START, hist: SCAN_LATENCY, sums: SCAN_LATENCY_SUM, config: CONFIG;
+///     // mm_shrink_slab_start's first argument, `struct shrinker *shr`, at offset 8
+///     scan: Op::SCAN, "mm_shrink_slab_start"(arg 0 at 8) if is_xfs => "mm_shrink_slab_end",
+/// }
+/// ```
+#[macro_export]
+macro_rules! tracepoint_latency {
+    (
+        start: $start:path, hist: $hist:path, sums: $sums:path, config: $config:path;
+        $op:ident: $prefix:expr, $from:tt(arg $arg:literal at $offset:literal) if $filter:path
+            => $to:tt $(,)?
+    ) => {$crate::__private::paste! {
+        #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $from)]
+        pub fn [<$op _start_btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
+            if $filter(ctx.arg($arg)) {
+                $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            }
+            0
+        }
+
+        #[$crate::__private::aya_ebpf::macros::tracepoint]
+        pub fn [<$op _start_tp>](ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
+            // SAFETY: the tracefs record holds a pointer-sized field at this offset.
+            if $filter(unsafe { ctx.read_at::<u64>($offset) }.unwrap_or(0)) {
+                $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            }
+            0
+        }
+
+        #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $to)]
+        pub fn [<$op _end_btf>](_ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
+            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            0
+        }
+
+        #[$crate::__private::aya_ebpf::macros::tracepoint]
+        pub fn [<$op _end_tp>](_ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
+            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            0
+        }
+    }};
+}
+
+/// What every eBPF object of a tool needs besides its maps and programs: its load-time
+/// [`Config`](crate::Config) static `CONFIG` of type `$config` (read by the programs with
+/// `CONFIG.get()`, written by `hist_user::tool::Tool::load` before loading; all zero until then),
+/// the license (GPL: tracing helpers require it) and the panic handler (never called: the
+/// verifier rejects code that could reach it).
+///
+/// ```ignore
+/// hist_ebpf::ebpf_program!(hist_ebpf::Settings);
 /// ```
 #[macro_export]
 macro_rules! ebpf_program {
-    ($config:ty = $default:expr) => {
+    ($config:ty) => {
         #[unsafe(no_mangle)]
-        static CONFIG: $crate::Config<$config> = $crate::Config::new($default);
+        static CONFIG: $crate::Config<$config> = $crate::Config::new(
+            // SAFETY: a `ToolConfig` is `bytemuck::Pod`, for which all-zero bytes are valid.
+            unsafe { ::core::mem::zeroed::<$config>() },
+        );
+        const _: fn() = || {
+            fn is_tool_config<T: $crate::ToolConfig>() {}
+            is_tool_config::<$config>();
+        };
 
         #[unsafe(link_section = "license")]
         #[unsafe(no_mangle)]

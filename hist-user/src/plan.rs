@@ -157,6 +157,22 @@ impl OpSpec {
         }
     }
 
+    /// An op traced at tracepoints, attached together (one, or a start/end pair), each given
+    /// as `(program stem, category, event)`: tp_btf on the event (programs `{stem}_btf`), else
+    /// the tracefs tracepoint `category:event` (programs `{stem}_tp`).
+    pub const fn tracepoints(
+        name: &'static str,
+        tracepoints: &'static [(&'static str, &'static str, &'static str)],
+    ) -> Self {
+        Self {
+            name,
+            program: name,
+            functions: &[],
+            module: None,
+            tracepoints,
+        }
+    }
+
     /// Whether this operation has candidates of kind `hook` at all.
     pub fn offers(&self, hook: Hook) -> bool {
         match hook {

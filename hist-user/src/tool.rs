@@ -112,9 +112,9 @@ pub enum ToolError {
     /// The kernel or the privileges are not what the tool needs.
     #[error(transparent)]
     Kernel(#[from] KernelError),
-    /// No operation, or not every one, could be hooked.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
+    /// No set of operations could be hooked whole: each set's lines, one per failing op.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Plan(Vec<PlanError>),
     /// Reading a histogram map failed.
     #[error(transparent)]
     Map(#[from] Error),
@@ -232,10 +232,30 @@ impl Tool {
     /// Attaches every operation by its [`plan`](crate::plan): the best hook this kernel offers,
     /// or the one `--attach` forces; `-v` prints what was picked.
     pub fn attach(&self, ebpf: &mut Ebpf, ops: &[OpSpec]) -> Result<(), ToolError> {
+        self.attach_first(ebpf, &[ops]).map(drop)
+    }
+
+    /// Like [`attach`](Self::attach) for the first of `alternatives` (sets of operations, best
+    /// first) whose every operation this kernel can hook; returns its index. A tool measures
+    /// something else when it falls back, so it says so (xfsreclaim: whole shrinker scans when
+    /// the reclaim functions cannot be hooked). Ops of a set that attached only in part stay
+    /// attached, unread, until the object is dropped.
+    pub fn attach_first(
+        &self,
+        ebpf: &mut Ebpf,
+        alternatives: &[&[OpSpec]],
+    ) -> Result<usize, ToolError> {
         let facts = KernelFacts::probe()?;
-        let plan = Plan::resolve(self.name, ops, &facts, self.args.attach)?;
-        plan.attach(ebpf, self.args.verbose)?;
-        Ok(())
+        let mut failures = Vec::new();
+        for (index, ops) in alternatives.iter().enumerate() {
+            let attached = Plan::resolve(self.name, ops, &facts, self.args.attach)
+                .and_then(|plan| plan.attach(ebpf, self.args.verbose));
+            match attached {
+                Ok(_) => return Ok(index),
+                Err(error) => failures.push(error),
+            }
+        }
+        Err(ToolError::Plan(failures))
     }
 
     /// Prints the banner, then the histograms every interval (and at Ctrl-C) in the mode the

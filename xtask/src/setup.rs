@@ -31,9 +31,10 @@ const LLVM_PACKAGES: [&str; 3] = ["llvm-22-dev", "libpolly-22-dev", "libzstd-dev
 /// The LLVM major version of the packages above; bpf-linker must read the eBPF rustc's bitcode.
 const LLVM_MAJOR: u32 = 22;
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
-/// What the tests run besides the toolchain: a real Prometheus server (and `promtool`), installed
-/// without its recommended node exporter.
-const TEST_PACKAGES: [&str; 1] = ["prometheus"];
+/// What the tests run besides the toolchain, installed without recommends: a real Prometheus
+/// server (and `promtool`), `bpftool` (BTF offsets checked against it), `mkfs.xfs` (XFS on a loop
+/// device for xfsreclaim).
+const TEST_PACKAGES: [&str; 3] = ["prometheus", "bpftool", "xfsprogs"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -45,7 +46,7 @@ pub struct Options {
     /// Only print what is found and what would be installed; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Also install what the tests use besides the toolchain (Debian's `prometheus`)
+    /// Also install what the tests use besides the toolchain (prometheus, bpftool, xfsprogs)
     #[arg(long)]
     pub tests: bool,
 }

@@ -1,9 +1,10 @@
-//! Kernel BTF: is there a `FUNC` of a given name in vmlinux BTF or in a module's BTF?
+//! Kernel BTF: is there a `FUNC` of a given name in vmlinux BTF or in a module's BTF, and at
+//! which byte offset of a kernel struct is a given member?
 //!
 //! Module BTF (`/sys/kernel/btf/<module>`) is *split* BTF: it continues vmlinux's type ids and
 //! string offsets, so it cannot be read on its own, and aya's parser reads only standalone BTF.
-//! Finding a `FUNC` by name needs little of the format, so this module walks the type section
-//! itself, the same code for vmlinux and for modules.
+//! Finding a `FUNC` by name, or a member in a struct, needs little of the format, so this module
+//! walks the type section itself, the same code for vmlinux and for modules.
 //!
 //! The format (`include/uapi/linux/btf.h`, `Documentation/bpf/btf.rst`):
 //!
@@ -11,15 +12,29 @@
 //!   `u32 hdr_len`, `u32 type_off`, `u32 type_len`, `u32 str_off`, `u32 str_len`; the offsets
 //!   count from the end of the header (`hdr_len`);
 //! * the type section: a sequence of `struct btf_type { u32 name_off; u32 info; u32 size_or_type; }`
-//!   where `info` holds the kind in bits 24..28 and `vlen` in bits 0..15, each followed by data
-//!   whose size depends on the kind (see [`extra_len`]);
+//!   where `info` holds the kind in bits 24..28, `kind_flag` in bit 31 and `vlen` in bits 0..15,
+//!   each followed by data whose size depends on the kind (see [`extra_len`]). The i-th type of a
+//!   standalone blob has type id i (counting from 1); id 0 is `void`. `size_or_type` is the size
+//!   in bytes of an INT, STRUCT or UNION, and the type id a PTR, TYPEDEF, CONST, VOLATILE,
+//!   RESTRICT or TYPE_TAG refers to;
+//! * after an INT, a `u32` encoding: bits 0..7 its size in bits, bits 16..23 its bit offset
+//!   (old-style bitfields, below);
+//! * after a STRUCT (kind 4) or UNION (kind 5), `vlen` times
+//!   `struct btf_member { u32 name_off; u32 type; u32 offset; }`. When the struct's `kind_flag` is
+//!   set, `offset` holds the member's bitfield size in bits 24..31 (0: not a bitfield) and its bit
+//!   offset in bits 0..23; otherwise `offset` is the bit offset, and a bitfield is a member whose
+//!   type is an INT with fewer bits than its size, or a non-zero INT bit offset. Members of
+//!   anonymous structs and unions nested in a struct (`name_off` 0) are the struct's members, at
+//!   the anonymous member's offset plus theirs: the kernel nests many fields that way;
 //! * the string section: NUL-terminated names; `name_off` indexes it. In split BTF, an offset
 //!   below the base's `str_len` points into the base's strings, and a larger one into the split
 //!   file's own strings after subtracting the base's `str_len`.
 
 use std::{
+    collections::HashSet,
     fs, io,
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
 use super::{KernelError, read_error};
@@ -30,8 +45,20 @@ const SYS_KERNEL_BTF: &str = "/sys/kernel/btf";
 const BTF_MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
 const BTF_TYPE_LEN: usize = 12;
+const BTF_MEMBER_LEN: usize = 12;
+const KIND_INT: u32 = 1;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
 const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
 const KIND_FUNC: u32 = 12;
+const KIND_TYPE_TAG: u32 = 18;
+/// How many anonymous structs and unions deep a member is looked for, and how long a chain of
+/// typedefs and qualifiers is followed: the kernel's own limit (`MAX_RESOLVE_DEPTH` in
+/// `kernel/bpf/btf.c`). Deeper is malformed (a cycle, say), not a reason to recurse on.
+const MAX_DEPTH: usize = 32;
 
 /// Whether the kernel exposes its own BTF at `/sys/kernel/btf/vmlinux` (`CONFIG_DEBUG_INFO_BTF`),
 /// which fentry/fexit, `tp_btf` and CO-RE programs need.
@@ -71,6 +98,42 @@ fn read_u32(bytes: &[u8], offset: usize, big_endian: bool) -> Option<u32> {
     } else {
         u32::from_le_bytes(b)
     })
+}
+
+/// The 12-byte `btf_type` at some offset of a type section.
+#[derive(Clone, Copy)]
+struct BtfType {
+    /// Its offset in the type section.
+    pos: usize,
+    name_off: u32,
+    info: u32,
+    size_or_type: u32,
+}
+
+impl BtfType {
+    fn kind(self) -> u32 {
+        (self.info >> 24) & 0x1f
+    }
+
+    fn vlen(self) -> usize {
+        (self.info & 0xffff) as usize
+    }
+
+    fn kind_flag(self) -> bool {
+        self.info >> 31 == 1
+    }
+
+    fn is_struct_or_union(self) -> bool {
+        matches!(self.kind(), KIND_STRUCT | KIND_UNION)
+    }
+}
+
+/// Where a member is in the struct it was looked for in: its bit offset from the struct's start
+/// (through anonymous members), and its width when it is a bitfield (0 when it is not).
+#[derive(Clone, Copy)]
+struct MemberBits {
+    bit_offset: u32,
+    bitfield_bits: u32,
 }
 
 /// The sections of one BTF blob, borrowed from it.
@@ -137,14 +200,9 @@ impl<'a> RawBtf<'a> {
         let mut index: u32 = 0;
         while pos < self.types.len() {
             index += 1;
-            let word = |i: usize| {
-                read_u32(self.types, pos + 4 * i, self.big_endian)
-                    .ok_or_else(|| format!("type at offset {pos} is cut short"))
-            };
-            let (name_off, info) = (word(0)? as usize, word(1)?);
-            let kind = (info >> 24) & 0x1f;
-            let vlen = (info & 0xffff) as usize;
-            if kind == wanted {
+            let (ty, next) = self.type_at(pos)?;
+            if ty.kind() == wanted {
+                let name_off = ty.name_off as usize;
                 let found = match base {
                     Some(base) if name_off < base_str_len => base.string_is(name_off, name),
                     _ => self.string_is(name_off - base_str_len, name),
@@ -153,21 +211,238 @@ impl<'a> RawBtf<'a> {
                     return Ok(Some(index));
                 }
             }
-            let extra = extra_len(kind, vlen)
-                .ok_or_else(|| format!("unknown BTF kind {kind} at type offset {pos}"))?;
-            pos += BTF_TYPE_LEN + extra;
+            pos = next;
         }
         Ok(None)
     }
+
+    /// The type at offset `pos` of the type section, and the offset of the type after it. Errors
+    /// when the type or its kind-specific data runs past the section, or its kind is unknown.
+    fn type_at(&self, pos: usize) -> Result<(BtfType, usize), String> {
+        let cut_short = || format!("type at offset {pos} is cut short");
+        let word =
+            |i: usize| read_u32(self.types, pos + 4 * i, self.big_endian).ok_or_else(cut_short);
+        let ty = BtfType {
+            pos,
+            name_off: word(0)?,
+            info: word(1)?,
+            size_or_type: word(2)?,
+        };
+        let extra = extra_len(ty.kind(), ty.vlen())
+            .ok_or_else(|| format!("unknown BTF kind {} at type offset {pos}", ty.kind()))?;
+        let next = pos + BTF_TYPE_LEN + extra;
+        if next > self.types.len() {
+            return Err(cut_short());
+        }
+        Ok((ty, next))
+    }
+
+    /// The offset in the type section of every type, in order: type id `i + 1` of a standalone
+    /// blob is at `offsets[i]`. An offset fits a `u32` because the section's length does.
+    fn type_offsets(&self) -> Result<Vec<u32>, String> {
+        let mut offsets = Vec::new();
+        let mut pos = 0;
+        while pos < self.types.len() {
+            offsets.push(pos as u32);
+            pos = self.type_at(pos)?.1;
+        }
+        Ok(offsets)
+    }
+
+    /// The type with id `id` (not 0, `void`) of a standalone blob whose [`type_offsets`] are
+    /// `index`.
+    ///
+    /// [`type_offsets`]: Self::type_offsets
+    fn type_by_id(&self, index: &[u32], id: u32) -> Result<BtfType, String> {
+        let pos = (id as usize)
+            .checked_sub(1)
+            .and_then(|i| index.get(i))
+            .ok_or_else(|| format!("type id {id} is out of range (1..={})", index.len()))?;
+        Ok(self.type_at(*pos as usize)?.0)
+    }
+
+    /// The type (and its id) that `id` names once typedefs and qualifiers (TYPEDEF, VOLATILE,
+    /// CONST, RESTRICT, TYPE_TAG) are followed, or `None` for `void`.
+    fn resolve(&self, index: &[u32], id: u32) -> Result<Option<(u32, BtfType)>, String> {
+        let mut next = id;
+        for _ in 0..MAX_DEPTH {
+            if next == 0 {
+                return Ok(None);
+            }
+            let ty = self.type_by_id(index, next)?;
+            match ty.kind() {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    next = ty.size_or_type;
+                }
+                _ => return Ok(Some((next, ty))),
+            }
+        }
+        Err(format!(
+            "type id {id} is a chain of more than {MAX_DEPTH} typedefs and qualifiers"
+        ))
+    }
+
+    /// The id and type of the first STRUCT or UNION named `name` with a non-zero size (a struct
+    /// only declared is a FWD, not a STRUCT, but an empty definition has size 0 and no members).
+    fn find_struct(&self, index: &[u32], name: &str) -> Result<Option<(u32, BtfType)>, String> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        for (i, &pos) in index.iter().enumerate() {
+            let ty = self.type_at(pos as usize)?.0;
+            if ty.is_struct_or_union()
+                && ty.size_or_type != 0
+                && self.string_is(ty.name_off as usize, name.as_bytes())
+            {
+                return Ok(Some((i as u32 + 1, ty)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Where `member` is in `struct name` of this standalone blob, or `None` when there is no such
+    /// struct or it has no such member.
+    fn member(
+        &self,
+        index: &[u32],
+        name: &str,
+        member: &str,
+    ) -> Result<Option<MemberBits>, String> {
+        let Some((id, ty)) = self.find_struct(index, name)? else {
+            return Ok(None);
+        };
+        if member.is_empty() {
+            return Ok(None);
+        }
+        let mut walk = MemberWalk {
+            btf: self,
+            index,
+            member: member.as_bytes(),
+            open: Vec::new(),
+            searched: HashSet::new(),
+        };
+        walk.search(id, ty)
+            .map_err(|reason| format!("struct {name}: {reason}"))
+    }
 }
 
-/// The kernel's BTF, vmlinux and modules, as raw bytes, for looking functions up by name.
+/// A search for a member by name through a struct and the anonymous structs and unions in it.
+struct MemberWalk<'b, 'a> {
+    btf: &'b RawBtf<'a>,
+    index: &'b [u32],
+    member: &'b [u8],
+    /// The struct being searched and the anonymous ones being searched within it, outermost
+    /// first: meeting one of them again is a cycle.
+    open: Vec<u32>,
+    /// The anonymous structs already searched in vain, which another anonymous member of the
+    /// same type need not search again: this bounds the walk by the number of members in the
+    /// blob, where a tree of anonymous members sharing types could otherwise be exponential.
+    searched: HashSet<u32>,
+}
+
+impl MemberWalk<'_, '_> {
+    /// Searches the members of the STRUCT or UNION `ty` (type id `id`), in order, depth first.
+    fn search(&mut self, id: u32, ty: BtfType) -> Result<Option<MemberBits>, String> {
+        if self.open.contains(&id) {
+            return Err(format!("anonymous member of type id {id} contains itself"));
+        }
+        if self.open.len() >= MAX_DEPTH {
+            return Err(format!(
+                "anonymous members nest more than {MAX_DEPTH} levels deep"
+            ));
+        }
+        self.open.push(id);
+        let found = self.search_members(ty);
+        self.open.pop();
+        if let Ok(None) = found {
+            self.searched.insert(id);
+        }
+        found
+    }
+
+    fn search_members(&mut self, ty: BtfType) -> Result<Option<MemberBits>, String> {
+        let btf = self.btf;
+        for i in 0..ty.vlen() {
+            let at = ty.pos + BTF_TYPE_LEN + i * BTF_MEMBER_LEN;
+            let word = |k: usize| {
+                read_u32(btf.types, at + 4 * k, btf.big_endian)
+                    .ok_or_else(|| format!("member {i} at type offset {} is cut short", ty.pos))
+            };
+            let (name_off, type_id, offset) = (word(0)?, word(1)?, word(2)?);
+            let (bit_offset, bitfield_bits) = if ty.kind_flag() {
+                (offset & 0xff_ffff, offset >> 24)
+            } else {
+                (offset, 0)
+            };
+            if name_off == 0 {
+                // An anonymous member: look inside it if it is a struct or union.
+                let Some((inner_id, inner)) = btf.resolve(self.index, type_id)? else {
+                    continue;
+                };
+                if !inner.is_struct_or_union() || self.searched.contains(&inner_id) {
+                    continue;
+                }
+                if let Some(found) = self.search(inner_id, inner)? {
+                    let bit_offset = bit_offset
+                        .checked_add(found.bit_offset)
+                        .ok_or("a member's bit offset overflows")?;
+                    return Ok(Some(MemberBits {
+                        bit_offset,
+                        ..found
+                    }));
+                }
+            } else if btf.string_is(name_off as usize, self.member) {
+                if ty.kind_flag() {
+                    return Ok(Some(MemberBits {
+                        bit_offset,
+                        bitfield_bits,
+                    }));
+                }
+                return self.old_style_bitfield(bit_offset, type_id).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// A member found in a struct without `kind_flag`: a bitfield if its type is an INT narrower
+    /// than its size or with a bit offset of its own, which adds to the member's.
+    fn old_style_bitfield(&self, bit_offset: u32, type_id: u32) -> Result<MemberBits, String> {
+        let plain = MemberBits {
+            bit_offset,
+            bitfield_bits: 0,
+        };
+        let Some((_, ty)) = self.btf.resolve(self.index, type_id)? else {
+            return Ok(plain);
+        };
+        if ty.kind() != KIND_INT {
+            return Ok(plain);
+        }
+        let encoding = read_u32(self.btf.types, ty.pos + BTF_TYPE_LEN, self.btf.big_endian)
+            .ok_or_else(|| format!("INT at type offset {} is cut short", ty.pos))?;
+        let (bits, int_offset) = (encoding & 0xff, (encoding >> 16) & 0xff);
+        if int_offset == 0 && u64::from(bits) == u64::from(ty.size_or_type) * 8 {
+            return Ok(plain);
+        }
+        Ok(MemberBits {
+            bit_offset: bit_offset
+                .checked_add(int_offset)
+                .ok_or("a member's bit offset overflows")?,
+            bitfield_bits: bits,
+        })
+    }
+}
+
+/// The kernel's BTF, vmlinux and modules, as raw bytes, for looking functions up by name and
+/// struct members up in vmlinux.
 ///
 /// [`load`](Self::load) reads `/sys/kernel/btf/` once; [`btf_has_func`] and [`btf_func_owner`]
 /// are one-shot shorthands for it.
 pub struct KernelBtf {
     vmlinux: Vec<u8>,
     modules: Vec<(String, Vec<u8>)>,
+    /// Where each vmlinux type starts ([`RawBtf::type_offsets`]), built by the first member
+    /// look-up: name look-ups do not need it.
+    vmlinux_types: OnceLock<Vec<u32>>,
 }
 
 impl std::fmt::Debug for KernelBtf {
@@ -237,7 +512,11 @@ impl KernelBtf {
         modules: Vec<(String, Vec<u8>)>,
     ) -> Result<KernelBtf, KernelError> {
         RawBtf::parse(&vmlinux).map_err(|reason| btf_parse_error("vmlinux", reason))?;
-        Ok(KernelBtf { vmlinux, modules })
+        Ok(KernelBtf {
+            vmlinux,
+            modules,
+            vmlinux_types: OnceLock::new(),
+        })
     }
 
     /// Where a BTF `FUNC` named `name` is: `Some("vmlinux")`, `Some(<module>)`, or `None` when no
@@ -302,6 +581,63 @@ impl KernelBtf {
     pub fn vmlinux_typedef_id(&self, name: &str) -> Result<Option<u32>, KernelError> {
         RawBtf::parse(&self.vmlinux)
             .and_then(|btf| btf.find(None, KIND_TYPEDEF, name))
+            .map_err(|r| btf_parse_error("vmlinux", r))
+    }
+
+    /// The byte offset of `member` in `struct name` (or `union name`) of vmlinux BTF, following
+    /// the member through anonymous struct and union members (the kernel nests fields in unnamed
+    /// unions), or `None` when the struct or the member does not exist.
+    ///
+    /// This is what a CO-RE relocation would give a C probe: an aya-ebpf probe that reads a kernel
+    /// struct's field gets the offset on the running kernel from here, at load time. When several
+    /// structs share the name, the first one with a non-zero size is used.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed (a type id out of range, an
+    /// anonymous member that contains itself, anonymous members nested deeper than the kernel
+    /// allows, data cut short), and when the member is a bitfield, which has no byte offset.
+    pub fn member_offset(&self, name: &str, member: &str) -> Result<Option<u32>, KernelError> {
+        let Some(found) = self.vmlinux_member(name, member)? else {
+            return Ok(None);
+        };
+        if found.bitfield_bits != 0 || found.bit_offset % 8 != 0 {
+            return Err(btf_parse_error(
+                "vmlinux",
+                format!(
+                    "member {member} of struct {name} is a bitfield ({} bits at bit offset {}), \
+                     which has no byte offset",
+                    found.bitfield_bits, found.bit_offset
+                ),
+            ));
+        }
+        Ok(Some(found.bit_offset / 8))
+    }
+
+    /// Whether `struct name` (or `union name`) of vmlinux BTF exists and has `member`, directly or
+    /// in an anonymous struct or union member, as [`member_offset`](Self::member_offset) finds
+    /// it. A bitfield member is a member.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed, as for
+    /// [`member_offset`](Self::member_offset).
+    pub fn has_member(&self, name: &str, member: &str) -> Result<bool, KernelError> {
+        Ok(self.vmlinux_member(name, member)?.is_some())
+    }
+
+    fn vmlinux_member(&self, name: &str, member: &str) -> Result<Option<MemberBits>, KernelError> {
+        let btf = RawBtf::parse(&self.vmlinux).map_err(|r| btf_parse_error("vmlinux", r))?;
+        let index = match self.vmlinux_types.get() {
+            Some(index) => index,
+            None => {
+                let index = btf
+                    .type_offsets()
+                    .map_err(|r| btf_parse_error("vmlinux", r))?;
+                self.vmlinux_types.get_or_init(|| index)
+            }
+        };
+        btf.member(index, name, member)
             .map_err(|r| btf_parse_error("vmlinux", r))
     }
 

@@ -1,6 +1,6 @@
 //! What the live-kernel tests share: the compiled eBPF objects of the repository.
 
-/// The compiled test probes (`tests/probes`).
+/// The compiled test probes (`tests/hist-test-probes`).
 pub static PROBES: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/hist-test-probes"));
 

@@ -9,7 +9,7 @@ use hist_core::{HistDesc, Layout, Unit};
 use hist_live_tests::PROBES;
 use hist_user::{Error, HistMap};
 
-/// Declares a description of a test-probe map (`tests/probes`: log2 up to slot 11).
+/// Declares a description of a test-probe map (`tests/hist-test-probes`: log2 up to slot 11).
 macro_rules! desc {
     ($desc:ident, $name:literal, $prefix:ty, $max_slot:expr, $prefixes:expr) => {
         struct $desc;

@@ -11,7 +11,11 @@ use hist_live_tests::{CPUDIST, NFSDIST, PROBES, XFSRECLAIM};
 use hist_user::kernel::{self, KernelError};
 
 /// The kernel function each `tp_btf` program is loaded for.
-const TP_BTF_TARGETS: &[(&str, &str)] = &[("sched_switch_btf", "sched_switch")];
+const TP_BTF_TARGETS: &[(&str, &str)] = &[
+    ("sched_switch_btf", "sched_switch"),
+    ("scan_start_btf", "mm_shrink_slab_start"),
+    ("scan_end_btf", "mm_shrink_slab_end"),
+];
 /// fentry/fexit programs are verified against a vmlinux function every kernel has: the tools'
 /// own functions may live in modules, which aya 0.14 cannot load fentry programs for, and the
 /// programs read no arguments, so the function does not change what the verifier checks.
@@ -102,7 +106,7 @@ fn assert_all(object: &str, bytes: &[u8], expected: Vec<String>) {
 #[test]
 fn test_probes_load() {
     assert_all(
-        "tests/probes",
+        "tests/hist-test-probes",
         PROBES,
         vec!["count_getpid".into(), "keys_sched_switch".into()],
     );
@@ -125,9 +129,17 @@ fn nfsdist_loads() {
 
 #[test]
 fn xfsreclaim_loads() {
-    assert_all(
-        "examples/xfsreclaim",
-        XFSRECLAIM,
-        latency_programs(&["count", "free"]),
+    let mut programs = latency_programs(&["count", "free"]);
+    // The fallback's tracepoint pair.
+    programs.extend(
+        [
+            "scan_end_btf",
+            "scan_end_tp",
+            "scan_start_btf",
+            "scan_start_tp",
+        ]
+        .map(String::from),
     );
+    programs.sort();
+    assert_all("examples/xfsreclaim", XFSRECLAIM, programs);
 }

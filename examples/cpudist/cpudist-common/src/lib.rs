@@ -1,7 +1,7 @@
 //! What both sides of cpudist compile: its load-time settings and its histogram's description.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Settings, ToolConfig, Unit};
+use hist_core::{HistDesc, Layout, Settings, Unit};
 
 /// One histogram for all (prefix 0), or one per process (tgid) or thread (tid).
 pub struct Dist;
@@ -30,22 +30,4 @@ pub struct Config {
     pub hist_by: u32,
 }
 
-impl Config {
-    pub const DEFAULT: Config = Config {
-        settings: Settings::new(Unit::Microseconds),
-        off_cpu: 0,
-        include_idle: 0,
-        hist_by: 0,
-    };
-}
-
-impl ToolConfig for Config {
-    #[inline(always)]
-    fn settings(&self) -> Settings {
-        self.settings
-    }
-}
-
-#[cfg(feature = "user")]
-// SAFETY: `Config` is `Pod` (checked by the derive): plain u32 fields, no padding.
-unsafe impl aya::Pod for Config {}
+hist_core::tool_config!(Config);

@@ -21,7 +21,7 @@ use aya_ebpf::{
 use cpudist_common::{Config, Dist};
 use hist_ebpf::{HashHist, StartTimes, Sums, now_ns};
 
-hist_ebpf::ebpf_program!(Config = Config::DEFAULT);
+hist_ebpf::ebpf_program!(Config);
 
 #[map]
 static DIST: HashHist<Dist> = HashHist::new();

@@ -55,13 +55,10 @@ struct Args {
 }
 
 /// The scheduler switch: tp_btf where the kernel allows it, else the tracefs tracepoint.
-const OPS: [OpSpec; 1] = [OpSpec {
-    name: "sched_switch",
-    program: "sched_switch",
-    functions: &[],
-    module: None,
-    tracepoints: &[("sched_switch", "sched", "sched_switch")],
-}];
+const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
+    "sched_switch",
+    &[("sched_switch", "sched", "sched_switch")],
+)];
 
 fn main() {
     let args = Args::parse();

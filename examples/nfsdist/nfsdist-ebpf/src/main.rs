@@ -6,7 +6,7 @@ use aya_ebpf::macros::map;
 use hist_ebpf::{HashHist, Settings, StartTimes, Sums, TaskKey};
 use nfsdist_common::{NfsLatency, Op};
 
-hist_ebpf::ebpf_program!(Settings = Settings::new(hist_ebpf::hist_core::Unit::Microseconds));
+hist_ebpf::ebpf_program!(Settings);
 
 /// The histogram `{op, slot}`, sized `(max_slot + 2) × ops` by its description.
 #[map]

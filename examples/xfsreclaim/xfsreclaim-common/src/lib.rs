@@ -1,8 +1,9 @@
-//! What both sides of xfsreclaim compile: the operations (the histogram's key prefix) and the
-//! description of the histogram map, as in ebpf_exporter's XFS reclaim example.
+//! What both sides of xfsreclaim compile: the operations (the histogram's key prefix), the
+//! descriptions of the histogram maps, as in ebpf_exporter's XFS reclaim example, and the
+//! load-time settings.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Unit};
+use hist_core::{HistDesc, Layout, Settings, Unit};
 
 hist_core::ops! {
     /// A reclaim operation of the XFS superblock shrinker, numbered as ebpf_exporter did.
@@ -11,6 +12,9 @@ hist_core::ops! {
         COUNT = 1 => "count",
         /// Freeing them: `xfs_fs_free_cached_objects`.
         FREE = 2 => "free",
+        /// The fallback without kprobes or fentry: a whole scan of an XFS superblock's shrinker
+        /// (dentries, inodes, then XFS's own freeing), between `vmscan:mm_shrink_slab_start/end`.
+        SCAN = 3 => "scan",
     }
 }
 
@@ -23,5 +27,34 @@ impl HistDesc for ReclaimLatency {
     const NAME: &'static str = "XFS_RECLAIM_LATENCY";
     const LAYOUT: Layout = Layout::log2(26);
     const UNIT: Unit = Unit::Microseconds;
-    const PREFIXES: u32 = Op::ALL.len() as u32;
+    const PREFIXES: u32 = 2; // count, free
 }
+
+/// The fallback's histogram: scans of XFS superblock shrinkers, in µs.
+pub struct ScanLatency;
+
+impl HistDesc for ScanLatency {
+    type Prefix = Op;
+    const NAME: &'static str = "XFS_SCAN_LATENCY";
+    const LAYOUT: Layout = Layout::log2(26);
+    const UNIT: Unit = Unit::Microseconds;
+    const PREFIXES: u32 = 1; // scan
+}
+
+/// The settings, and for the fallback where this kernel keeps the superblock of a shrinker and
+/// the name of its file system: byte offsets read from the kernel's BTF at load time (Rust eBPF
+/// has no CO-RE). All `u32`: no padding.
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Config {
+    pub settings: Settings,
+    /// `shrinker.private_data` (Linux 6.7+: a pointer to the superblock), or 0 when the
+    /// shrinker is embedded in the superblock at `super_block.s_shrink` (`shrinker_in_sb`).
+    pub private_data: u32,
+    pub shrinker_in_sb: u32,
+    /// `super_block.s_type` and `file_system_type.name`.
+    pub s_type: u32,
+    pub fs_name: u32,
+}
+
+hist_core::tool_config!(Config);

@@ -2,24 +2,26 @@
 //!
 //! The XFS reclaim monitor of ebpf_exporter, rebuilt on hist as a tool with bcc's flags: the
 //! time the XFS superblock shrinker spends counting (`xfs_fs_nr_cached_objects`) and freeing
-//! (`xfs_fs_free_cached_objects`) reclaimable inodes when the kernel needs memory.
+//! (`xfs_fs_free_cached_objects`) reclaimable inodes when the kernel needs memory. Where neither
+//! kprobes nor fentry can reach them, it falls back to what tracepoints can see: whole scans of
+//! XFS superblock shrinkers (`operation = scan`).
 
 use clap::Parser;
 use hist_user::{
     HistMap,
-    hist_core::HistDesc,
+    hist_core::{HistDesc, Settings},
+    kernel::{KernelBtf, KernelError},
     plan::OpSpec,
     tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
-use xfsreclaim_common::{Op, ReclaimLatency};
+use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 
 const EXAMPLES: &str = "examples:
     xfsreclaim                 # histograms of reclaim latency until Ctrl-C
     xfsreclaim 10 6            # 10 second summaries, 6 times
-    xfsreclaim -m 5            # 5s summaries, milliseconds
     xfsreclaim --prometheus 127.0.0.1:9435   # serve /metrics as ebpf_exporter did";
 
-/// Summarize XFS inode reclaim latency.
+/// Summarize XFS inode reclaim latency (without kprobes or fentry: XFS shrinker scans).
 #[derive(Parser)]
 #[command(name = "xfsreclaim", after_help = EXAMPLES)]
 struct Args {
@@ -35,6 +37,15 @@ const OPS: [OpSpec; 2] = [
     OpSpec::function("free", &["xfs_fs_free_cached_objects"], Some("xfs")),
 ];
 
+/// The fallback: from `mm_shrink_slab_start` to `_end` of an XFS superblock's shrinker.
+const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
+    "scan",
+    &[
+        ("scan_start", "vmscan", "mm_shrink_slab_start"),
+        ("scan_end", "vmscan", "mm_shrink_slab_end"),
+    ],
+)];
+
 fn main() {
     let args = Args::parse();
     hist_user::tool::exit_on_error("xfsreclaim", run(args));
@@ -42,11 +53,13 @@ fn main() {
 
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("xfsreclaim", args.common, ReclaimLatency::UNIT)?;
+    let config = superblock_offsets(tool.settings())?;
     let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim"));
-    let mut ebpf = tool.load(object, tool.settings())?;
-    tool.attach(&mut ebpf, &OPS)?;
+    let mut ebpf = tool.load(object, config)?;
+    let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
+    let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
     let view = View {
-        banner: "Tracing XFS reclaim latency... Hit Ctrl-C to end.".into(),
+        banner: format!("Tracing XFS {what}... Hit Ctrl-C to end."),
         section: Some("operation"),
         label: |op: &Op| op.name().into(),
         timestamp: (!args.notimestamp).then_some(Timestamp::HmsColon),
@@ -54,5 +67,22 @@ fn run(args: Args) -> Result<(), ToolError> {
         metric: "xfs_reclaim_latency_seconds".into(),
         help: "Latency of XFS inode reclaim operations",
     };
-    tool.run(HistMap::<ReclaimLatency>::open(&mut ebpf)?, &view)
+    match plan {
+        0 => tool.run(HistMap::<ReclaimLatency>::open(&mut ebpf)?, &view),
+        _ => tool.run(HistMap::<ScanLatency>::open(&mut ebpf)?, &view),
+    }
+}
+
+/// The settings, and where this kernel keeps a shrinker's superblock and its file system's
+/// name, from its BTF (for the fallback).
+fn superblock_offsets(settings: Settings) -> Result<Config, KernelError> {
+    let btf = KernelBtf::load()?;
+    let offset = |name, member| Ok(btf.member_offset(name, member)?.unwrap_or(0));
+    Ok(Config {
+        private_data: offset("shrinker", "private_data")?,
+        shrinker_in_sb: offset("super_block", "s_shrink")?,
+        s_type: offset("super_block", "s_type")?,
+        fs_name: offset("file_system_type", "name")?,
+        settings,
+    })
 }
