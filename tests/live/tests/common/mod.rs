@@ -2,6 +2,8 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::{
     io::Write as _,
     process::{Child, ChildStdin, Command, Stdio},

@@ -1,0 +1,108 @@
+//! hist's `/metrics` as a real Prometheus server (Debian's `prometheus`) reads it: scraped every
+//! second, `histogram_quantile` over the series lands in the slot the values were counted in —
+//! for a histogram of known values, and for cpudist tracing a workload of known sleeps.
+
+mod common;
+
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Command, Stdio},
+    time::SystemTime,
+};
+
+use common::prometheus::{Prometheus, free_port};
+use hist_user::{
+    Histogram, Report,
+    hist_core::{Layout, Unit},
+    output::{prometheus, server::MetricsServer},
+};
+
+const METRIC: &str = "nfsdist_latency_seconds";
+
+/// 1000 reads of known latency: 900 in the slot `4096 -> 8191` µs, 100 in `16384 -> 32767`.
+fn known_report() -> Report {
+    let mut read = Histogram::new(26);
+    read.add(12, 900);
+    read.add(14, 100);
+    Report {
+        tool: "nfsdist".into(),
+        layout: Layout::log2(26),
+        unit: Unit::Microseconds,
+        section: Some("operation".into()),
+        histograms: vec![("read".into(), read, Some(900 * 6_000 + 100 * 20_000))],
+        time: SystemTime::now(),
+    }
+}
+
+#[test]
+fn quantiles_of_a_known_histogram_are_interpolated_inside_its_slots() {
+    let metrics = MetricsServer::start("127.0.0.1:0", || {
+        prometheus::encode(METRIC, "NFS operation latency.", &known_report())
+            .map_err(|e| e.to_string())
+    })
+    .unwrap();
+    let server = Prometheus::scraping(&metrics.local_addr().to_string());
+    let labels = r#"{job="hist",operation="read"}"#;
+    let count = server.query(&format!("{METRIC}_count{labels}")).unwrap();
+    let sum = server.query(&format!("{METRIC}_sum{labels}")).unwrap();
+    assert_eq!((count, sum), (1000.0, 7.4));
+    let quantile = |q: f64| {
+        server
+            .query(&format!("histogram_quantile({q}, {METRIC}_bucket{labels})"))
+            .unwrap()
+    };
+    let (p50, p99) = (quantile(0.5), quantile(0.99));
+    // The 500th value is in 4096 -> 8191 µs: after 4.096 ms, below 8.192 ms. Prometheus
+    // interpolates linearly inside the bucket (0.004096, 0.008192], holding values 1..=900.
+    assert!((0.004096..=0.008192).contains(&p50), "p50 = {p50}");
+    assert!(
+        (p50 - (0.004096 + 0.004096 * 500.0 / 900.0)).abs() < 1e-12,
+        "p50 = {p50}"
+    );
+    // The 990th is in 16384 -> 32767 µs, the bucket (0.016384, 0.032768] of values 901..=1000.
+    assert!((0.016384..=0.032768).contains(&p99), "p99 = {p99}");
+    assert!(
+        (p99 - (0.016384 + 0.016384 * 90.0 / 100.0)).abs() < 1e-12,
+        "p99 = {p99}"
+    );
+}
+
+#[test]
+fn cpudist_sleeps_of_20ms_give_a_median_between_16_and_32ms() {
+    let workload = common::Workload::spawn(&["sleep", "20", "50"]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cpudist = Command::new(common::tool_bin("cpudist"))
+        .args([
+            "-O",
+            "-p",
+            &workload.pid().to_string(),
+            "--prometheus",
+            &addr,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cpudist");
+    let mut stderr = BufReader::new(cpudist.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving http://") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "cpudist ended early"
+        );
+    }
+    let server = Prometheus::scraping(&addr);
+    workload.run_to_end();
+    let metric = "cpudist_offcpu_seconds";
+    // Every sleep is counted once the task runs again; a scrape later they are all in.
+    let count = server.wait_for(&format!("{metric}_count"), |count| count >= 50.0);
+    assert!(count <= 53.0, "{count} waits for 50 sleeps");
+    let p50 = server
+        .query(&format!("histogram_quantile(0.5, {metric}_bucket)"))
+        .unwrap();
+    assert!((0.016384..=0.032768).contains(&p50), "p50 = {p50}");
+    let sum = server.query(&format!("{metric}_sum")).unwrap();
+    assert!(sum >= 50.0 * 0.020, "_sum {sum} s for 50 sleeps of 20 ms");
+    let _ = cpudist.kill();
+    let _ = cpudist.wait();
+}
