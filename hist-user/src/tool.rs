@@ -260,7 +260,7 @@ impl Tool {
 
     /// Prints the banner, then the histograms every interval (and at Ctrl-C) in the mode the
     /// flags ask for, clearing the map after each; or, with `--prometheus`, serves them
-    /// cumulatively until Ctrl-C.
+    /// cumulatively until Ctrl-C (or `count` intervals).
     pub fn run<H: HistDesc + 'static>(
         &self,
         map: HistMap<H>,
@@ -348,7 +348,7 @@ impl Tool {
         let (metric, help) = (view.metric.clone(), view.help);
         let (section, label) = (view.section, view.label);
         let map = Arc::new(Mutex::new(map));
-        let _server = output::server::MetricsServer::start(addr, move || {
+        let server = output::server::MetricsServer::start(addr, move || {
             let map = map
                 .lock()
                 .map_err(|_| "the map reader panicked".to_string())?;
@@ -363,13 +363,19 @@ impl Tool {
             output::prometheus::encode_families(&[family]).map_err(|e| e.to_string())
         })
         .map_err(|e| ToolError::Io(e.to_string()))?;
-        eprintln!("{name}: serving http://{addr}/metrics (Ctrl-C to end)");
-        while self
-            .intervals
-            .wait()
-            .map_err(|e| ToolError::Io(e.to_string()))?
-            != Wakeup::Interrupted
-        {}
+        eprintln!("{name}: serving {} (Ctrl-C to end)", server.url());
+        // Serve until Ctrl-C, or for `interval × count` seconds when both are given.
+        let mut countdown = self.args.count.unwrap_or(u64::MAX);
+        while countdown > 0 {
+            let wakeup = self
+                .intervals
+                .wait()
+                .map_err(|e| ToolError::Io(e.to_string()))?;
+            countdown -= 1;
+            if wakeup == Wakeup::Interrupted {
+                break;
+            }
+        }
         Ok(())
     }
 }
