@@ -8,7 +8,10 @@ use aya::{
 };
 use hist_core::{HistDesc, HistKey, KeyPrefix};
 
-use crate::{ArrayHistMap, Error, HashHistMap, Snapshot};
+use crate::{
+    ArrayHistMap, Error, HashHistMap, Snapshot,
+    map::{remove_if_present, wrong_type},
+};
 
 /// The histogram map described by `H` (and its `{NAME}_SUM` map, when the object has one),
 /// taken from a loaded [`Ebpf`] and checked against the description: a map whose key size,
@@ -45,11 +48,9 @@ where
         let (data, is_array) = match &map {
             Map::HashMap(data) | Map::PerCpuHashMap(data) => (data, false),
             Map::Array(data) | Map::PerCpuArray(data) => (data, true),
-            // The readers below name the kind that was found.
-            _ => {
-                return Err(HashHistMap::<H::Prefix>::new(map, max_slot)
-                    .err()
-                    .unwrap_or(Error::NoSuchMap { name: H::NAME }));
+            other => {
+                let expected = "a hash, per-CPU hash, array or per-CPU array map";
+                return Err(wrong_type(expected, other));
             }
         };
         let info = data.info()?;
@@ -126,10 +127,7 @@ where
         }
         if let Some(sums) = &mut self.sums {
             for key in sums.keys().collect::<Result<Vec<_>, _>>()? {
-                match sums.remove(&key) {
-                    Err(MapError::KeyNotFound) | Ok(()) => {}
-                    Err(error) => return Err(error.into()),
-                }
+                remove_if_present(sums.remove(&key))?;
             }
         }
         Ok(())

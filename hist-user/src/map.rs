@@ -181,14 +181,14 @@ impl ArrayHistMap {
 }
 
 /// A key that vanished between listing and removal (another reader cleared it) is not an error.
-fn remove_if_present(result: Result<(), MapError>) -> Result<(), Error> {
+pub(crate) fn remove_if_present(result: Result<(), MapError>) -> Result<(), Error> {
     match result {
         Err(MapError::KeyNotFound) => Ok(()),
         other => Ok(other?),
     }
 }
 
-fn wrong_type(expected: &'static str, map: &Map) -> Error {
+pub(crate) fn wrong_type(expected: &'static str, map: &Map) -> Error {
     let found = format!("{map:?}");
     let found = found.split('(').next().unwrap_or("map").to_string();
     Error::WrongMapType { expected, found }
