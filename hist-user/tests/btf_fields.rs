@@ -12,7 +12,12 @@ use std::{
     time::Duration,
 };
 
+use common::{
+    KIND_CONST, KIND_FWD, KIND_INT, KIND_STRUCT, KIND_TYPEDEF, KIND_UNION, btf_blob, info,
+};
 use hist_user::kernel::{KernelBtf, KernelError};
+
+mod common;
 
 fn assert_one_line(error: &KernelError) -> String {
     let message = error.to_string();
@@ -21,17 +26,6 @@ fn assert_one_line(error: &KernelError) -> String {
 }
 
 // ---------------------------------------------------------------- synthetic BTF
-
-const INT: u32 = 1;
-const STRUCT: u32 = 4;
-const UNION: u32 = 5;
-const FWD: u32 = 7;
-const TYPEDEF: u32 = 8;
-const CONST: u32 = 10;
-
-const fn info(kind: u32, vlen: u32) -> u32 {
-    kind << 24 | vlen
-}
 
 /// A standalone BTF blob built type by type; the `n`-th type added has type id `n`.
 struct Blob {
@@ -77,7 +71,7 @@ impl Blob {
     /// An INT of `size` bytes and `bits` bits at bit offset `offset` (a plain one has
     /// `bits == 8 * size`, `offset == 0`).
     fn int(&mut self, name: &str, size: u32, bits: u32, offset: u32) -> u32 {
-        self.add(name, info(INT, 0), size, &[offset << 16 | bits])
+        self.add(name, info(KIND_INT, 0), size, &[offset << 16 | bits])
     }
 
     /// A STRUCT or UNION with members `(name, type id, offset word)`.
@@ -98,33 +92,11 @@ impl Blob {
     }
 
     fn strukt(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
-        self.composite(STRUCT, false, name, size, members)
+        self.composite(KIND_STRUCT, false, name, size, members)
     }
 
     fn bytes(&self, big: bool) -> Vec<u8> {
-        let u32b = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let types_len = (self.words.len() * 4) as u32;
-        let mut out = Vec::new();
-        out.extend_from_slice(&if big {
-            0xeb9fu16.to_be_bytes()
-        } else {
-            0xeb9fu16.to_le_bytes()
-        });
-        out.extend_from_slice(&[1, 0]);
-        for v in [24, 0, types_len, types_len, self.strings.len() as u32] {
-            out.extend_from_slice(&u32b(v));
-        }
-        for &w in &self.words {
-            out.extend_from_slice(&u32b(w));
-        }
-        out.extend_from_slice(&self.strings);
-        out
+        btf_blob(&self.words, &self.strings, big)
     }
 
     fn btf(&self, big: bool) -> KernelBtf {
@@ -148,7 +120,7 @@ fn members_blob() -> Blob {
     let anon_struct = b.strukt("", 8, &[("a", int, 0), ("b", int, 32)]);
     // union { long u_long; struct { int a; int b; }; }
     let anon_union = b.composite(
-        UNION,
+        KIND_UNION,
         false,
         "",
         8,
@@ -156,8 +128,8 @@ fn members_blob() -> Blob {
     );
     // typedef struct { int pad; int deep; } deep_t; and a const deep_t.
     let deep = b.strukt("", 8, &[("pad", int, 0), ("deep", int, 32)]);
-    let deep_t = b.add("deep_t", info(TYPEDEF, 0), deep, &[]);
-    let const_deep_t = b.add("", info(CONST, 0), deep_t, &[]);
+    let deep_t = b.add("deep_t", info(KIND_TYPEDEF, 0), deep, &[]);
+    let const_deep_t = b.add("", info(KIND_CONST, 0), deep_t, &[]);
     b.strukt(
         "outer",
         48,
@@ -173,7 +145,7 @@ fn members_blob() -> Blob {
     );
     // A kind_flag struct: bitfields, one of them byte-aligned, then a plain member.
     b.composite(
-        STRUCT,
+        KIND_STRUCT,
         true,
         "flags",
         8,
@@ -199,9 +171,9 @@ fn members_blob() -> Blob {
         ],
     );
     // A union looked up by name.
-    b.composite(UNION, false, "onion", 8, &[("skin", long, 0)]);
+    b.composite(KIND_UNION, false, "onion", 8, &[("skin", long, 0)]);
     // Several types named `dup`: a declaration, an empty definition, the one that counts, a later one.
-    b.add("dup", info(FWD, 0), 0, &[]);
+    b.add("dup", info(KIND_FWD, 0), 0, &[]);
     b.strukt("dup", 0, &[]);
     b.strukt("dup", 4, &[("x", int, 0)]);
     b.strukt("dup", 4, &[("y", int, 0)]);
@@ -321,7 +293,7 @@ fn malformed_btf_is_an_error_not_a_panic_or_a_hang() {
             one_anonymous_member(|b| {
                 let (first, typedef) = (b.next_id(), b.next_id() + 1);
                 b.strukt("", 4, &[("", typedef, 0)]);
-                b.add("t", info(TYPEDEF, 0), first + 2, &[]);
+                b.add("t", info(KIND_TYPEDEF, 0), first + 2, &[]);
                 b.strukt("", 4, &[("", first, 0)])
             }),
             "contains itself",
@@ -330,7 +302,7 @@ fn malformed_btf_is_an_error_not_a_panic_or_a_hang() {
             "a typedef of itself",
             one_anonymous_member(|b| {
                 let id = b.next_id();
-                b.add("loop_t", info(TYPEDEF, 0), id, &[])
+                b.add("loop_t", info(KIND_TYPEDEF, 0), id, &[])
             }),
             "typedefs and qualifiers",
         ),
@@ -362,7 +334,7 @@ fn malformed_btf_is_an_error_not_a_panic_or_a_hang() {
     let wide = one_anonymous_member(|b| {
         let mut inner = b.strukt("", 4, &[("x", 1, 0)]);
         for _ in 0..30 {
-            inner = b.composite(UNION, false, "", 4, &[("", inner, 0), ("", inner, 0)]);
+            inner = b.composite(KIND_UNION, false, "", 4, &[("", inner, 0), ("", inner, 0)]);
         }
         inner
     });

@@ -13,9 +13,14 @@ use std::{
     process::Command,
 };
 
+use common::{
+    KIND_DATASEC, KIND_ENUM64, KIND_FUNC, KIND_FUNC_PROTO, KIND_INT, KIND_STRUCT, btf_blob, info,
+};
 use hist_user::kernel::{
     self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, KernelBtf, KernelError, KernelSymbol,
 };
+
+mod common;
 
 fn require_root() {
     let status = fs::read_to_string("/proc/self/status").unwrap();
@@ -375,54 +380,17 @@ fn btf_agrees_with_kallsyms_on_built_in_functions() {
     }
 }
 
-fn btf_blob(types: &[[u32; 3]], extra: &[(usize, Vec<u32>)], strings: &[u8], big: bool) -> Vec<u8> {
-    let mut words = Vec::new();
-    for (i, t) in types.iter().enumerate() {
-        words.extend_from_slice(t);
-        if let Some((_, data)) = extra.iter().find(|(at, _)| *at == i) {
-            words.extend_from_slice(data);
-        }
-    }
-    let u32b = |v: u32| {
-        if big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    };
-    let types_len = (words.len() * 4) as u32;
-    let mut out = Vec::new();
-    out.extend_from_slice(&if big {
-        0xeb9fu16.to_be_bytes()
-    } else {
-        0xeb9fu16.to_le_bytes()
-    });
-    out.extend_from_slice(&[1, 0]);
-    for v in [24, 0, types_len, types_len, strings.len() as u32] {
-        out.extend_from_slice(&u32b(v));
-    }
-    for w in words {
-        out.extend_from_slice(&u32b(w));
-    }
-    out.extend_from_slice(strings);
-    out
-}
-
-const fn info(kind: u32, vlen: u32) -> u32 {
-    kind << 24 | vlen
-}
-
 /// A standalone base BTF: `int`, a FUNC_PROTO, FUNC `base_fn`, STRUCT `shared`.
 /// Strings: "\0int\0base_fn\0shared\0" (offsets 1, 5, 13; length 20).
 fn base_blob(big: bool) -> Vec<u8> {
     btf_blob(
         &[
-            [1, info(1, 0), 4],  // [1] INT int, + encoding
-            [0, info(13, 1), 1], // [2] FUNC_PROTO (int) -> int, + 1 param
-            [5, info(12, 0), 2], // [3] FUNC base_fn
-            [13, info(4, 1), 4], // [4] STRUCT shared, + 1 member
-        ],
-        &[(0, vec![32]), (1, vec![0, 1]), (3, vec![1, 1, 0])],
+            &[1, info(KIND_INT, 0), 4, 32][..],      // [1] INT int, + encoding
+            &[0, info(KIND_FUNC_PROTO, 1), 1, 0, 1], // [2] FUNC_PROTO (int) -> int, + 1 param
+            &[5, info(KIND_FUNC, 0), 2],             // [3] FUNC base_fn
+            &[13, info(KIND_STRUCT, 1), 4, 1, 1, 0], // [4] STRUCT shared, + 1 member
+        ]
+        .concat(),
         b"\0int\0base_fn\0shared\0",
         big,
     )
@@ -433,12 +401,14 @@ fn base_blob(big: bool) -> Vec<u8> {
 fn module_blob() -> Vec<u8> {
     btf_blob(
         &[
-            [20 + 8, info(19, 2), 8], // ENUM64 mod_enum, + 2 * 12 bytes
-            [0, info(15, 1), 0],      // DATASEC, + 1 * 12 bytes
-            [20 + 1, info(12, 0), 2], // FUNC mod_fn
-            [13, info(12, 0), 2],     // FUNC shared
-        ],
-        &[(0, vec![1, 0, 0, 1, 1, 0]), (1, vec![1, 0, 4])],
+            &[20 + 8, info(KIND_ENUM64, 2), 8][..], // ENUM64 mod_enum, + 2 * 12 bytes:
+            &[1, 0, 0, 1, 1, 0],
+            &[0, info(KIND_DATASEC, 1), 0], // DATASEC, + 1 * 12 bytes:
+            &[1, 0, 4],
+            &[20 + 1, info(KIND_FUNC, 0), 2], // FUNC mod_fn
+            &[13, info(KIND_FUNC, 0), 2],     // FUNC shared
+        ]
+        .concat(),
         b"\0mod_fn\0mod_enum\0",
         false,
     )
@@ -473,7 +443,7 @@ fn btf_scanner_on_synthetic_split_btf() {
     let mut truncated = base_blob(false);
     truncated.truncate(40);
     assert!(KernelBtf::from_parts(truncated, vec![]).is_err());
-    let unknown_kind = btf_blob(&[[0, info(31, 0), 0]], &[], b"\0", false);
+    let unknown_kind = btf_blob(&[0, info(31, 0), 0], b"\0", false);
     let btf = KernelBtf::from_parts(base_blob(false), vec![("odd".into(), unknown_kind)]).unwrap();
     let error = btf.func_owner("missing").unwrap_err();
     let message = assert_one_line(&error);

@@ -9,10 +9,13 @@ use std::{
 };
 
 use clap::ValueEnum as _;
+use common::{KIND_FUNC, KIND_FUNC_PROTO, KIND_INT, KIND_TYPEDEF, btf_blob, info};
 use hist_user::{
     kernel::{self, CAP_SYS_ADMIN, KernelBtf},
     plan::{Choice, Hook, KernelFacts, OpFailure, OpSpec, Plan, PlanError},
 };
+
+mod common;
 
 // ---------------------------------------------------------------- fixtures
 
@@ -70,31 +73,6 @@ impl Drop for Tree {
     }
 }
 
-const KIND_INT: u32 = 1;
-const KIND_TYPEDEF: u32 = 8;
-const KIND_FUNC: u32 = 12;
-const KIND_FUNC_PROTO: u32 = 13;
-
-const fn info(kind: u32, vlen: u32) -> u32 {
-    kind << 24 | vlen
-}
-
-/// A little-endian BTF blob from type words and a string section (as in tests/kernel.rs).
-fn btf_blob(words: &[u32], strings: &[u8]) -> Vec<u8> {
-    let types_len = (words.len() * 4) as u32;
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xeb9fu16.to_le_bytes());
-    out.extend_from_slice(&[1, 0]);
-    for v in [24, 0, types_len, types_len, strings.len() as u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out.extend_from_slice(strings);
-    out
-}
-
 /// The string section of a base BTF: `"\0int\0"` then `names`; returns it and each name's offset.
 fn strings(start: &[u8], names: &[&str]) -> (Vec<u8>, Vec<u32>) {
     let mut bytes = start.to_vec();
@@ -120,7 +98,7 @@ fn vmlinux_btf(funcs: &[&str], typedefs: &[&str]) -> Vec<u8> {
             words.extend_from_slice(&[*offset, info(KIND_TYPEDEF, 0), 1]);
         }
     }
-    btf_blob(&words, &strings)
+    btf_blob(&words, &strings, false)
 }
 
 /// Module (split) BTF on a vmlinux BTF whose string section is `base_str_len` bytes: FUNCs and
@@ -138,7 +116,7 @@ fn module_btf(base_str_len: u32, funcs: &[&str], typedefs: &[&str]) -> Vec<u8> {
         let target = if i < funcs.len() { 2 } else { 1 };
         words.extend_from_slice(&[base_str_len + offset, info(kind, 0), target]);
     }
-    btf_blob(&words, &strings)
+    btf_blob(&words, &strings, false)
 }
 
 fn base_str_len(vmlinux: &[u8]) -> u32 {
@@ -1041,7 +1019,7 @@ fn bad_fixtures_are_errors_not_panics() {
     let odd = Tree::new();
     odd.kallsyms("ffffffffc0a01000 T nfs_file_read\t[nfs]\n");
     let vmlinux = vmlinux_btf(&[], &["btf_trace_nfs_readpage_done"]);
-    odd.btf("nfs", &btf_blob(&[0, info(31, 0), 0], b"\0"))
+    odd.btf("nfs", &btf_blob(&[0, info(31, 0), 0], b"\0", false))
         .btf("vmlinux", &vmlinux)
         .tracefs(&[]);
     let plan = Plan::resolve(TOOL, &[READ], &odd.facts(true, true, true), None).unwrap();
