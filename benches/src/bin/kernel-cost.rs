@@ -90,8 +90,8 @@ const CASES: &[Case] = &[
         c: &["-O"],
     },
     Case {
-        name: "on-CPU, ours --hook tracepoint",
-        ours: &["--hook", "tracepoint"],
+        name: "on-CPU, ours --attach tracepoint",
+        ours: &["--attach", "tracepoint"],
         c: &[],
     },
 ];
