@@ -1,11 +1,12 @@
-//! hist's `/metrics` as a real Prometheus server (Debian's `prometheus`) reads it: scraped every
-//! second, `histogram_quantile` over the series lands in the slot the values were counted in —
-//! for a histogram of known values, and for cpudist tracing a workload of known sleeps.
+//! hist's `/metrics` as Prometheus itself reads it (Debian's `prometheus` package):
+//! `promtool check metrics` lints the text, and a real server scraping it every second puts
+//! `histogram_quantile` in the slot the values were counted in — for a histogram of known
+//! values, and for cpudist tracing a workload of known sleeps.
 
 mod common;
 
 use std::{
-    io::{BufRead as _, BufReader},
+    io::{BufRead as _, BufReader, Write as _},
     process::{Command, Stdio},
     time::SystemTime,
 };
@@ -14,10 +15,14 @@ use common::prometheus::{Prometheus, free_port};
 use hist_user::{
     Histogram, Report,
     hist_core::{Layout, Unit},
-    output::{prometheus, server::MetricsServer},
+    output::{
+        prometheus::{self, Family, encode_families},
+        server::MetricsServer,
+    },
 };
 
 const METRIC: &str = "nfsdist_latency_seconds";
+const PROMTOOL: &str = "/usr/bin/promtool";
 
 /// 1000 reads of known latency: 900 in the slot `4096 -> 8191` µs, 100 in `16384 -> 32767`.
 fn known_report() -> Report {
@@ -105,4 +110,51 @@ fn cpudist_sleeps_of_20ms_give_a_median_between_16_and_32ms() {
     assert!(sum >= 50.0 * 0.020, "_sum {sum} s for 50 sleeps of 20 ms");
     let _ = cpudist.kill();
     let _ = cpudist.wait();
+}
+
+#[test]
+fn promtool_accepts_the_text() {
+    assert!(
+        std::path::Path::new(PROMTOOL).exists(),
+        "{PROMTOOL} is missing: install Debian's prometheus package \
+         (apt-get install --no-install-recommends prometheus)"
+    );
+    let known = known_report();
+    let mut per_pid = known_report();
+    per_pid.section = Some("pid".into());
+    per_pid.histograms[0].0 = "1234 a\"b\\c".into();
+    per_pid.histograms[0].2 = None; // NaN _sum
+    let text = encode_families(&[
+        Family::new(METRIC, "NFS operation latency.", &known),
+        Family::new(
+            "cpudist_oncpu_seconds",
+            "On-CPU time.\nPer process.",
+            &per_pid,
+        )
+        .with_detail_label("comm"),
+    ])
+    .unwrap();
+
+    let mut promtool = Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    // Exit 0 with no output: parsed, and no lint problem (names, units, histogram shape).
+    assert!(
+        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
+        "promtool check metrics: {}\n{}{}\n--- text:\n{text}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
