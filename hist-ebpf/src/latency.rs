@@ -1,8 +1,10 @@
 //! Entry/exit latency in one call per probe, from kprobes, fentry or tracepoints alike: the
 //! start map, the histogram, the sums and the unit together.
 //!
-//! [`latency_probes!`](crate::latency_probes) writes the programs; [`enter`] and [`exit`] are
-//! what they call, for tools that write their own (a tracepoint pair, say).
+//! [`latency_probes!`](crate::latency_probes) writes the fentry/fexit and kprobe/kretprobe
+//! programs of kernel functions, [`tracepoint_latency!`](crate::tracepoint_latency) those of a
+//! start/end tracepoint pair; [`enter`] and [`exit`] are what they call, for tools that write
+//! their own programs.
 
 use aya_ebpf::helpers::bpf_get_current_pid_tgid;
 use hist_core::{HistDesc, Settings, TaskKey};

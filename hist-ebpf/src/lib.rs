@@ -22,7 +22,8 @@
 //! ```
 //!
 //! For entry/exit latency, [`StartTimes`] keeps the entry timestamp per task and op, and
-//! [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op.
+//! [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op
+//! ([`tracepoint_latency!`] those of a start/end tracepoint pair).
 //! Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
 //! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
 #![no_std]
