@@ -122,7 +122,7 @@ fn test(ws: &Workspace) -> Result<()> {
     // The library crates; the binaries' docs would rebuild their eBPF objects once more.
     ws.step(
         &tc,
-        "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps -p hist-core -p hist-ebpf -p hist-user",
+        "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps -p hist-core -p hist-ebpf -p hist-user -p hist-build",
         &[
             "doc",
             "--no-deps",
@@ -132,6 +132,8 @@ fn test(ws: &Workspace) -> Result<()> {
             "hist-ebpf",
             "-p",
             "hist-user",
+            "-p",
+            "hist-build",
         ],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
