@@ -46,9 +46,6 @@ macro_rules! array_hist {
                 }
             }
         }
-
-        // SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
-        unsafe impl<H: HistDesc<Prefix = u32>> Sync for $name<H> {}
     };
 }
 

@@ -59,9 +59,6 @@ macro_rules! hash_hist {
                 add_to_key!(&self.map, &key, count, $add);
             }
         }
-
-        // SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
-        unsafe impl<H: HistDesc> Sync for $name<H> {}
     };
 }
 
@@ -112,6 +109,3 @@ impl<H: HistDesc> Default for Sums<H> {
         Self::new()
     }
 }
-
-// SAFETY: the map is only touched through BPF helpers, which the kernel serializes.
-unsafe impl<H: HistDesc> Sync for Sums<H> {}
