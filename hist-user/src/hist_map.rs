@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, mem::size_of};
 
 use aya::{
     Ebpf,
-    maps::{HashMap, Map, MapData, MapError},
+    maps::{HashMap, IterableMap as _, Map, MapData, MapError},
 };
 use hist_core::{HistDesc, HistKey, KeyPrefix};
 
@@ -59,7 +59,7 @@ where
         } else {
             size_of::<HistKey<H::Prefix>>()
         };
-        for (what, object, description) in [
+        agrees::<H>([
             ("key size (bytes)", info.key_size(), key_size as u32),
             (
                 "value size (bytes)",
@@ -67,16 +67,7 @@ where
                 size_of::<u64>() as u32,
             ),
             ("max_entries", info.max_entries(), H::MAX_ENTRIES),
-        ] {
-            if object != description {
-                return Err(Error::Mismatch {
-                    map: H::NAME,
-                    what,
-                    object: object.into(),
-                    description: description.into(),
-                });
-            }
-        }
+        ])?;
         let reader = if is_array {
             if size_of::<H::Prefix>() != size_of::<u32>() {
                 return Err(Error::Mismatch {
@@ -92,7 +83,23 @@ where
         };
         let sum_name = format!("{}_SUM", H::NAME);
         let sums = match ebpf.take_map(&sum_name) {
-            Some(map) => Some(HashMap::try_from(map)?),
+            Some(map) => {
+                let sums: HashMap<MapData, H::Prefix, u64> = HashMap::try_from(map)?;
+                let info = sums.map().info()?;
+                agrees::<H>([
+                    (
+                        "key size (bytes) of its _SUM map",
+                        info.key_size(),
+                        size_of::<H::Prefix>() as u32,
+                    ),
+                    (
+                        "max_entries of its _SUM map",
+                        info.max_entries(),
+                        H::PREFIXES,
+                    ),
+                ])?;
+                Some(sums)
+            }
             None => None,
         };
         Ok(Self { reader, sums })
@@ -132,4 +139,22 @@ where
         }
         Ok(())
     }
+}
+
+/// Each `(what, in the object, in the description)` agrees, or the first that does not is a
+/// [`Error::Mismatch`] of the map of `H`.
+fn agrees<H: HistDesc>(
+    properties: impl IntoIterator<Item = (&'static str, u32, u32)>,
+) -> Result<(), Error> {
+    for (what, object, description) in properties {
+        if object != description {
+            return Err(Error::Mismatch {
+                map: H::NAME,
+                what,
+                object: object.into(),
+                description: description.into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -91,6 +91,30 @@ fn another_size_is_refused() {
     );
 }
 
+/// nfsdist's `LATENCY` (log2 up to 26, 5 ops: 140 entries) described with as many entries
+/// ((68 + 2) × 2) but 2 prefixes: only its `LATENCY_SUM` map (5 entries) can tell.
+struct SameSizeOtherPrefixes;
+impl HistDesc for SameSizeOtherPrefixes {
+    type Prefix = u32;
+    const NAME: &'static str = "LATENCY";
+    const LAYOUT: Layout = Layout::linear(0, 1, 68);
+    const UNIT: Unit = Unit::Microseconds;
+    const PREFIXES: u32 = 2;
+}
+
+#[test]
+fn a_sum_map_that_disagrees_is_refused() {
+    let mut ebpf = aya::Ebpf::load(hist_live_tests::NFSDIST).expect("load nfsdist's object");
+    let error = HistMap::<SameSizeOtherPrefixes>::open(&mut ebpf)
+        .err()
+        .expect("refused");
+    assert_eq!(
+        error.to_string(),
+        "map LATENCY: max_entries of its _SUM map is 5 in the eBPF object but 2 in its shared \
+         description (rebuild the eBPF program and the tool from the same HistDesc)"
+    );
+}
+
 #[test]
 fn another_name_is_refused() {
     let (mut ebpf, _workload) = loaded();
