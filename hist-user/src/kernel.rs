@@ -37,9 +37,11 @@ use aya::{
     sys::{SyscallError, is_program_supported},
 };
 
+pub(crate) mod bpf_syscall;
 mod btf;
 mod caps;
 mod kallsyms;
+mod module_fentry;
 mod tracefs;
 
 pub use btf::{KernelBtf, btf_func_owner, btf_has_func, require_btf_func, vmlinux_btf_available};
@@ -50,6 +52,7 @@ pub use kallsyms::{
     KernelSymbol, attachable_symbol, kallsyms_lookup, kallsyms_lookup_in, pick_attachable,
     split_compiler_suffix,
 };
+pub use module_fentry::{ModuleFentryError, ModuleFunction, ModulePrograms, ModuleTracingLink};
 pub use tracefs::{TRACEFS_MOUNT_POINT, ensure_tracefs, tracefs, tracepoint_exists};
 
 /// The perf PMU through which kprobes are created (`CONFIG_KPROBE_EVENTS`, Linux 4.17+).
@@ -188,6 +191,20 @@ pub(crate) fn one_line(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// An error and its sources on one line, each source once.
+pub(crate) fn error_line(error: &dyn std::error::Error) -> String {
+    let mut line = one_line(&error.to_string());
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = one_line(&cause.to_string());
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = cause.source();
+    }
+    line
 }
 
 /// Whether this kernel can create kprobes: it has the `kprobe` perf PMU

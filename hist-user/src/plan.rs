@@ -25,7 +25,10 @@
 //! let force: Option<Hook> = None; // from `--attach fentry|kprobe|tp_btf|tracepoint`
 //! let facts = KernelFacts::probe()?;
 //! let plan = Plan::resolve("nfsdist", OPS, &facts, force)?;
-//! plan.attach(&mut ebpf, true)?; // -v: "nfsdist: open: kprobe on nfs4_file_open [nfsv4]"
+//! # let object: &[u8] = &[];
+//! // The object `ebpf` was loaded from (fentry on module functions loads its programs again).
+//! let attached = plan.attach(&mut ebpf, object, true)?; // -v: "nfsdist: open: kprobe on nfs4_file_open [nfsv4]"
+//! // Keep `attached` as long as the probes should run: it holds the module fentry links.
 //! # Ok(()) }
 //! ```
 //!
@@ -35,10 +38,9 @@
 //!   ([`kernel::fentry_supported`](crate::kernel::fentry_supported)); the function is a BTF
 //!   `FUNC`; and, because the kernel finds the attach address with `kallsyms_lookup_name`, the
 //!   function is in `/proc/kallsyms` under exactly that name (not only as a compiler clone such as
-//!   `finish_task_switch.isra.0`). **aya 0.14 limitation**: `FEntry::load` looks the function up
-//!   in vmlinux BTF only and never sets `attach_btf_obj_fd`, so a function whose `FUNC` is in a
-//!   module's BTF (`nfs_file_read`, BTF module `nfs`) cannot be attached with fentry by this
-//!   crate, although the kernel (5.11+) supports it: that candidate is rejected with this reason.
+//!   `finish_task_switch.isra.0`). A function of vmlinux is attached with aya's `FEntry`; one
+//!   whose `FUNC` is in a module's BTF (`nfs_file_read`, BTF module `nfs`; Linux 5.11+), which
+//!   aya 0.14 cannot attach to, through [`ModulePrograms`](crate::kernel::ModulePrograms).
 //! * **kprobe/kretprobe**: the kernel can create kprobes
 //!   ([`kernel::kprobes_supported`](crate::kernel::kprobes_supported)) and the function is a
 //!   text symbol (`t`/`T`/`w`/`W`) in `/proc/kallsyms`, plain or as a compiler variant
@@ -62,7 +64,7 @@
 //!
 //! ```text
 //! nfsdist: cannot trace read: fentry: nfs_file_read is not in any BTF: the nfs module is not loaded (mount an NFS share or `modprobe nfs`); kprobe: this kernel has no kprobes (CONFIG_KPROBES is off)
-//! nfsdist: cannot trace read: fentry: nfs_file_read is in module BTF (nfs), which aya 0.14 cannot attach fentry to; kprobe: nfs_file_read is in /proc/kallsyms only as nfs_file_read.cold, which is not its entry (it is inlined into its callers)
+//! nfsdist: cannot trace read: fentry: this kernel refuses fentry programs (a test load failed); kprobe: nfs_file_read is in /proc/kallsyms only as nfs_file_read.cold, which is not its entry (it is inlined into its callers)
 //! cpudist: cannot trace sched_switch: --attach kprobe: this tool has no kprobe hook for sched_switch (it has tp_btf, tracepoint); without --attach: tp_btf on sched_switch
 //! ```
 //!
@@ -79,6 +81,7 @@ use std::fmt;
 mod attach;
 mod facts;
 
+pub use attach::Attached;
 pub use facts::KernelFacts;
 
 /// The kinds of hook, in the order a plan prefers them.
@@ -300,6 +303,7 @@ enum Target {
     Function {
         function: &'static str,
         symbol: String,
+        /// The module of `symbol` in kallsyms; for fentry, the module whose BTF has `function`.
         module: Option<String>,
     },
     /// All of the op's tracepoints.
@@ -331,7 +335,15 @@ impl OpPlan {
 
 fn target_text(spec: &OpSpec, candidate: &Candidate) -> String {
     match (&candidate.target, candidate.hook) {
-        (Target::Function { function, .. }, Hook::Fentry) => (*function).to_owned(),
+        (
+            Target::Function {
+                function, module, ..
+            },
+            Hook::Fentry,
+        ) => match module {
+            Some(module) => format!("{function} [{module}]"),
+            None => (*function).to_owned(),
+        },
         (Target::Function { symbol, module, .. }, _) => match module {
             Some(module) => format!("{symbol} [{module}]"),
             None => symbol.clone(),
@@ -525,23 +537,19 @@ fn check_fentry(spec: &OpSpec, facts: &KernelFacts) -> Result<Target, String> {
     let btf = facts.btf_result()?;
     facts.fentry_result()?;
     for &function in spec.functions {
-        match btf.func_owner(function) {
+        let btf_module = match btf.func_owner(function) {
             Err(error) => return Err(error.to_string()),
             Ok(None) => continue,
-            Ok(Some("vmlinux")) => {}
-            Ok(Some(owner)) => {
-                return Err(format!(
-                    "{function} is in module BTF ({owner}), which aya 0.14 cannot attach fentry to"
-                ));
-            }
-        }
+            Ok(Some("vmlinux")) => None,
+            Ok(Some(owner)) => Some(owner.to_owned()),
+        };
         // The kernel resolves the attach address by this exact name (kallsyms_lookup_name).
         let symbols = facts.symbols(function);
         if let Some(plain) = symbols.iter().find(|s| s.suffix.is_empty()) {
             return Ok(Target::Function {
                 function,
                 symbol: plain.name.clone(),
-                module: plain.module.clone(),
+                module: btf_module,
             });
         }
         return Err(if symbols.is_empty() {

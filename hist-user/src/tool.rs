@@ -48,7 +48,7 @@
 //! ```
 
 use std::{
-    cell::Cell,
+    cell::{Cell, RefCell},
     path::Path,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
@@ -62,7 +62,7 @@ use crate::{
     interval::{Intervals, Wakeup, local_time_hms},
     kernel::{self, KernelError},
     output,
-    plan::{Hook, KernelFacts, OpSpec, Plan, PlanError},
+    plan::{Attached, Hook, KernelFacts, OpSpec, Plan, PlanError},
     render,
 };
 
@@ -166,6 +166,10 @@ pub struct Tool {
     intervals: Intervals,
     /// Whether the loaded programs keep sums (`Settings::sums` of the loaded config).
     sums: Cell<bool>,
+    /// The object given to [`load`](Self::load): fentry on module functions loads from it.
+    object: Cell<&'static [u8]>,
+    /// What is attached outside the `Ebpf` (fentry on module functions), kept while tracing.
+    attached: RefCell<Vec<Attached>>,
 }
 
 impl Tool {
@@ -193,6 +197,8 @@ impl Tool {
             unit,
             intervals,
             sums: Cell::new(false),
+            object: Cell::new(&[]),
+            attached: RefCell::new(Vec::new()),
         })
     }
 
@@ -219,10 +225,11 @@ impl Tool {
     /// `hist_ebpf::ebpf_program!`). Programs are loaded when attached.
     pub fn load<C: ToolConfig + aya::Pod>(
         &self,
-        object: &[u8],
+        object: &'static [u8],
         config: C,
     ) -> Result<Ebpf, ToolError> {
         self.sums.set(config.settings().sums != 0);
+        self.object.set(object);
         EbpfLoader::new()
             .override_global("CONFIG", &config, true)
             .load(object)
@@ -249,9 +256,12 @@ impl Tool {
         let mut failures = Vec::new();
         for (index, ops) in alternatives.iter().enumerate() {
             let attached = Plan::resolve(self.name, ops, &facts, self.args.attach)
-                .and_then(|plan| plan.attach(ebpf, self.args.verbose));
+                .and_then(|plan| plan.attach(ebpf, self.object.get(), self.args.verbose));
             match attached {
-                Ok(_) => return Ok(index),
+                Ok(attached) => {
+                    self.attached.borrow_mut().push(attached);
+                    return Ok(index);
+                }
                 Err(error) => failures.push(error),
             }
         }

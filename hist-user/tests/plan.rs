@@ -227,18 +227,20 @@ fn expected(case: Case, hook: Hook) -> Result<String, String> {
                 return Err("this kernel refuses fentry programs (a test load failed)".into());
             }
             match (case.btf, case.kallsyms) {
-                (InBtf::Module, _) => Err("nfs_file_read is in module BTF (nfs), which aya 0.14 \
-                                           cannot attach fentry to"
+                // In vmlinux BTF or in the nfs module's: the same rules, the module named.
+                (InBtf::Vmlinux | InBtf::Module, InKallsyms::Plain) => {
+                    Ok(with_module("nfs_file_read"))
+                }
+                (InBtf::Vmlinux | InBtf::Module, InKallsyms::Isra) => Err("nfs_file_read is in \
+                     BTF but its code is nfs_file_read.isra.0 in /proc/kallsyms, which fentry \
+                     cannot attach to"
                     .into()),
-                (InBtf::Vmlinux, InKallsyms::Plain) => Ok("nfs_file_read".into()),
-                (InBtf::Vmlinux, InKallsyms::Isra) => Err("nfs_file_read is in BTF but its code \
-                     is nfs_file_read.isra.0 in /proc/kallsyms, which fentry cannot attach to"
+                (InBtf::Vmlinux | InBtf::Module, InKallsyms::OnlyCold) => Err("nfs_file_read is \
+                     in BTF but its code is nfs_file_read.cold in /proc/kallsyms, which fentry \
+                     cannot attach to"
                     .into()),
-                (InBtf::Vmlinux, InKallsyms::OnlyCold) => Err("nfs_file_read is in BTF but its \
-                     code is nfs_file_read.cold in /proc/kallsyms, which fentry cannot attach to"
-                    .into()),
-                (InBtf::Vmlinux, InKallsyms::Absent) => Err("nfs_file_read is in BTF but not in \
-                     /proc/kallsyms, so fentry has no address to attach to"
+                (InBtf::Vmlinux | InBtf::Module, InKallsyms::Absent) => Err("nfs_file_read is \
+                     in BTF but not in /proc/kallsyms, so fentry has no address to attach to"
                     .into()),
                 (InBtf::Nowhere, InKallsyms::Absent) => {
                     Err(format!("nfs_file_read is not in any BTF: {NFS_HINT}"))
@@ -429,36 +431,33 @@ fn spelled_out_cases() {
         "read: fentry on nfs_file_read"
     );
 
-    // Debian 6.1 with NFS mounted: the function is in module BTF; aya 0.14 cannot use it, the
-    // kprobe goes on the module symbol.
+    // Debian 6.1 with NFS mounted: the function is in module BTF: fentry on it, then the
+    // kprobe on the module symbol.
     let tree = case_tree(InBtf::Module, InKallsyms::Plain, false);
     let plan = Plan::resolve(TOOL, &[READ], &tree.facts(true, true, false), None).unwrap();
     assert_eq!(
-        plan.choices(),
-        [choice("read", Hook::Kprobe, "nfs_file_read [nfs]")]
+        plan.viable(),
+        [
+            choice("read", Hook::Fentry, "nfs_file_read [nfs]"),
+            choice("read", Hook::Kprobe, "nfs_file_read [nfs]"),
+        ]
     );
     assert_eq!(
         plan.choices()[0].to_string(),
-        "read: kprobe on nfs_file_read [nfs]"
+        "read: fentry on nfs_file_read [nfs]"
     );
-    let rejected = plan.rejected();
-    assert_eq!(rejected[0].hook, Hook::Fentry);
-    assert_eq!(
-        rejected[0].reason,
-        "nfs_file_read is in module BTF (nfs), which aya 0.14 cannot attach fentry to"
-    );
-    // Forcing fentry there says why, and what would work.
+    // A kernel that refuses fentry: the kprobe, and forcing fentry says why and what would work.
     let error = Plan::resolve(
         TOOL,
         &[READ],
-        &tree.facts(true, true, false),
+        &tree.facts(true, false, false),
         Some(Hook::Fentry),
     )
     .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "nfsdist: cannot trace read: --attach fentry: nfs_file_read is in module BTF (nfs), \
-         which aya 0.14 cannot attach fentry to; without --attach: kprobe on nfs_file_read [nfs]"
+        "nfsdist: cannot trace read: --attach fentry: this kernel refuses fentry programs (a \
+         test load failed); without --attach: kprobe on nfs_file_read [nfs]"
     );
 
     // The example of the design: fentry loads, no kprobes, NFS not loaded, no tracepoints.
@@ -548,15 +547,14 @@ fn alternatives_first_that_exists_per_hook() {
         &[("nfs", &["nfs_file_open"]), ("nfsv4", &["nfs4_file_open"])],
     );
     assert_eq!(
-        pick(&v4, None),
+        pick(&v4, Some(Hook::Kprobe)),
         Ok(vec![choice("open", Hook::Kprobe, "nfs4_file_open [nfsv4]")])
     );
-    // fentry takes the first alternative in BTF, and does not fall back to the second when the
-    // first cannot be used: nfs_file_open would miss every NFSv4 open.
+    // fentry takes the first alternative in BTF, in its own module's BTF.
     let plan = Plan::resolve(TOOL, &[OPEN], &v4, None).unwrap();
     assert_eq!(
-        plan.rejected()[0].reason,
-        "nfs4_file_open is in module BTF (nfsv4), which aya 0.14 cannot attach fentry to"
+        plan.choices(),
+        [choice("open", Hook::Fentry, "nfs4_file_open [nfsv4]")]
     );
     // Built into vmlinux: fentry on the first, kprobe on the first.
     let built_in = facts(
@@ -834,7 +832,7 @@ fn tp_btf_on_a_module_tracepoint_is_refused_with_the_aya_limitation() {
     )
     .btf("vmlinux", &vmlinux)
     .tracefs(&[("nfs", "nfs_readpage_done")]);
-    let facts = tree.facts(false, true, true);
+    let facts = tree.facts(false, false, true);
     let plan = Plan::resolve(TOOL, &[READ], &facts, None).unwrap();
     assert_eq!(
         plan.choices(),
@@ -844,7 +842,7 @@ fn tp_btf_on_a_module_tracepoint_is_refused_with_the_aya_limitation() {
     assert_eq!(
         reasons,
         [
-            "nfs_file_read is in module BTF (nfs), which aya 0.14 cannot attach fentry to",
+            "this kernel refuses fentry programs (a test load failed)",
             "this kernel has no kprobes (CONFIG_KPROBES is off)",
             "btf_trace_nfs_readpage_done is in module BTF (nfs), which aya 0.14 cannot attach \
              tp_btf to",
@@ -1058,7 +1056,7 @@ fn attach_falls_back_through_every_candidate_and_reports_each() {
     let facts = tree.facts(true, true, true);
     let plan = Plan::resolve(TOOL, &[READ, SCHED_SWITCH], &facts, None).unwrap();
     let mut ebpf = empty_ebpf();
-    let error = plan.attach(&mut ebpf, true).unwrap_err();
+    let error = plan.attach(&mut ebpf, &[], true).unwrap_err();
     let bug = "(a bug in the tool: please report this)";
     assert_eq!(
         error.lines(),
@@ -1079,7 +1077,7 @@ fn attach_falls_back_through_every_candidate_and_reports_each() {
     // Rejections from resolve keep their place among the attach failures, in hook order.
     let facts = tree.facts(false, true, false);
     let plan = Plan::resolve(TOOL, &[READ], &facts, None).unwrap();
-    let error = plan.attach(&mut ebpf, false).unwrap_err();
+    let error = plan.attach(&mut ebpf, &[], false).unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(

@@ -5,6 +5,7 @@
 //! with cargo's bin folder, where `bpf-linker` usually lives.
 
 mod setup;
+mod vm;
 
 use std::{
     env,
@@ -12,7 +13,7 @@ use std::{
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -43,8 +44,19 @@ enum Cmd {
     Setup(setup::Options),
     /// Setup, then `cargo build --release` of the host crates
     Build,
-    /// Setup, then fmt, clippy, doc, the tools' release builds and `cargo test` (as root)
-    Test,
+    /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test` (as root) and the
+    /// VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under QEMU
+    Test {
+        /// Skip the VM stage (CI and the README's command run it)
+        #[arg(long)]
+        no_vm: bool,
+        /// Run the VM stage on these kernels only (e.g. `--kernel 6.1`)
+        #[arg(long = "kernel", value_parser = ["5.10", "6.1", "6.12"])]
+        kernels: Vec<String>,
+    },
+    /// Boot one of Debian's kernels under QEMU and run COMMAND in it as root, in this repository
+    /// with the tools built (e.g. `cargo xtask vm --kernel 6.1 -- target/release/nfsdist 1 5`)
+    Vm(vm::Options),
     /// Setup, then the criterion benches and (as root) the in-kernel cost beside libbpf-tools
     Bench {
         /// Arguments for `kernel-cost` (e.g. `--seconds 10 --json`)
@@ -84,7 +96,8 @@ fn dispatch(command: Cmd) -> Result<()> {
     match command {
         Cmd::Setup(opts) => setup::run(&opts, &ws.cargo).map(drop),
         Cmd::Build => build(&ws),
-        Cmd::Test => test(&ws),
+        Cmd::Test { no_vm, kernels } => test(&ws, no_vm, &kernels),
+        Cmd::Vm(opts) => vm(&ws, &opts),
         Cmd::Bench { args } => bench(&ws, &args),
         Cmd::Run { args } => run(&ws, args),
     }
@@ -95,7 +108,7 @@ fn build(ws: &Workspace) -> Result<()> {
     ws.step(&tc, "cargo build --release", &["build", "--release"], &[])
 }
 
-fn test(ws: &Workspace) -> Result<()> {
+fn test(ws: &Workspace, no_vm: bool, kernels: &[String]) -> Result<()> {
     if !setup::is_root() {
         bail!(
             "`cargo xtask test` must run as root: the live tests load eBPF programs \
@@ -148,7 +161,106 @@ fn test(ws: &Workspace) -> Result<()> {
         &["test"],
         &[("HIST_TOOLS_DIR", dir)],
     )?;
+    if !no_vm {
+        vm_stage(ws, &tc, dir, kernels)?;
+    }
     eprintln!("xtask: all steps passed");
+    Ok(())
+}
+
+/// The test binaries run again in every guest: every live-kernel test, and the kernel probing
+/// of hist-user.
+const GUEST_TESTS: [(&str, &str); 8] = [
+    ("hist-live-tests", "verifier"),
+    ("hist-live-tests", "keys"),
+    ("hist-live-tests", "counting"),
+    ("hist-live-tests", "description"),
+    ("hist-live-tests", "cpudist"),
+    ("hist-live-tests", "latency_tools"),
+    ("hist-live-tests", "nfsdist"),
+    ("hist-user", "kernel"),
+];
+/// Software emulation runs the guests several times slower than the host: the tests' time
+/// limits (`HIST_TIME_SCALE`) grow by this factor there.
+const GUEST_TIME_SCALE: &str = "8";
+/// A guest whose tests hang is killed after this: the stage must end within CI's hour.
+const GUEST_TEST_LIMIT: Duration = Duration::from_secs(12 * 60);
+
+/// Runs [`GUEST_TESTS`] in each kernel of the matrix (or of `only`), one boot per kernel, and
+/// prints which hook each tool picked there.
+fn vm_stage(ws: &Workspace, tc: &Toolchain, tools_dir: &str, only: &[String]) -> Result<()> {
+    let binaries = ws.test_binaries(tc, &GUEST_TESTS)?;
+    let mut failed = Vec::new();
+    for kernel in vm::KERNELS {
+        if !only.is_empty() && !only.iter().any(|k| k == kernel.line) {
+            continue;
+        }
+        let started = Instant::now();
+        let guest = vm::prepare(kernel, false)?;
+        eprintln!("==> VM {} ({}): live tests", kernel.line, guest.release);
+        let report = format!("/tmp/hist-report-{}", kernel.line);
+        // Every module the tests use, loaded up front: the tests probe the kernel as it then is.
+        let mut script = format!(
+            "modprobe -qa loop xfs nfsd nfs nfsv4; export HIST_TOOLS_DIR={} \
+             HIST_TIME_SCALE={GUEST_TIME_SCALE} HIST_TEST_REPORT={report}; failed=; ",
+            vm::shell_quote(tools_dir)
+        );
+        for (name, binary) in &binaries {
+            script.push_str(&format!(
+                "echo '--> {name}'; {} || failed=\"$failed {name}\"; ",
+                vm::shell_quote(binary)
+            ));
+        }
+        // cpudist's pick, from a real one-second run.
+        script.push_str(&format!(
+            "{}/cpudist -v 1 1 2>>{report} >/dev/null || failed=\"$failed cpudist-run\"; ",
+            vm::shell_quote(tools_dir)
+        ));
+        script.push_str(&format!(
+            "echo '--> hooks on {}:'; cat {report} 2>/dev/null; \
+             [ -z \"$failed\" ] || {{ echo \"failed in the guest:$failed\"; exit 1; }}",
+            guest.release
+        ));
+        let status = guest.run(&ws.root, &script, GUEST_TEST_LIMIT)?;
+        eprintln!(
+            "==> VM {} {} in {:.0} s",
+            kernel.line,
+            if status.success() { "ok" } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        );
+        if !status.success() {
+            failed.push(kernel.line);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("the VM stage failed on {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn vm(ws: &Workspace, opts: &vm::Options) -> Result<()> {
+    let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
+    let tools_dir = ws.build_tools(&tc)?;
+    if opts.tests {
+        let tools_dir = tools_dir
+            .to_str()
+            .context("the target folder's path is not UTF-8")?;
+        let only: Vec<String> = opts.kernel.iter().cloned().collect();
+        return vm_stage(ws, &tc, tools_dir, &only);
+    }
+    let kernel = vm::kernel(opts.kernel.as_deref().unwrap_or("6.1"))?;
+    let guest = vm::prepare(kernel, opts.kvm)?;
+    let command = if opts.command.is_empty() {
+        "uname -r".to_owned()
+    } else {
+        let words: Vec<String> = opts.command.iter().map(|a| vm::shell_quote(a)).collect();
+        words.join(" ")
+    };
+    eprintln!("==> VM {} ({}): {command}", kernel.line, guest.release);
+    let status = guest.run(&ws.root, &command, Duration::from_secs(24 * 3600))?;
+    if !status.success() {
+        bail!("`{command}` failed in the {} guest ({status})", kernel.line);
+    }
     Ok(())
 }
 
@@ -260,6 +372,61 @@ impl Workspace {
             }
         }
         Ok(dir)
+    }
+
+    /// Builds the test binaries `(package, test target)` and returns `(target, path)` of each.
+    fn test_binaries(
+        &self,
+        tc: &Toolchain,
+        wanted: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>> {
+        let mut cmd = Command::new(&self.cargo);
+        if let Some(dir) = &self.target_dir_env {
+            cmd.env("CARGO_TARGET_DIR", dir);
+        }
+        cmd.args(["test", "--no-run", "--message-format=json"]);
+        for (package, _) in wanted {
+            cmd.args(["-p", package]);
+        }
+        let out = cmd
+            .current_dir(&self.root)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("HIST_EBPF_TOOLCHAIN", &tc.name)
+            .env("PATH", &tc.path)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("cannot start cargo test --no-run")?;
+        if !out.status.success() {
+            bail!("cargo test --no-run failed ({})", out.status);
+        }
+        let mut found = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let target = &message["target"];
+            let (Some(name), Some(exe)) = (target["name"].as_str(), message["executable"].as_str())
+            else {
+                continue;
+            };
+            let package = message["package_id"].as_str().unwrap_or_default();
+            let is_test = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "test"));
+            if is_test
+                && wanted
+                    .iter()
+                    .any(|(p, t)| *t == name && package.contains(p))
+            {
+                found.push((name.to_owned(), exe.to_owned()));
+            }
+        }
+        for (_, test) in wanted {
+            if !found.iter().any(|(name, _)| name == test) {
+                bail!("cargo built no test binary `{test}`");
+            }
+        }
+        Ok(found)
     }
 
     /// Runs one cargo step in the workspace root; a failure names the step.

@@ -368,20 +368,8 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     if !plan.apt.is_empty() {
         apt_install(&host, &plan.apt, &[])?;
     }
-    let test_packages = if opts.tests {
-        host.missing_packages(&TEST_PACKAGES)
-    } else {
-        Vec::new()
-    };
-    if !test_packages.is_empty() {
-        if !can_install {
-            bail!(
-                "the tests need {} (as root: apt-get install -y --no-install-recommends {})",
-                test_packages.join(" "),
-                test_packages.join(" ")
-            );
-        }
-        apt_install(&host, &test_packages, &["--no-install-recommends"])?;
+    if opts.tests {
+        install_packages(&TEST_PACKAGES, "the tests")?;
     }
     if plan.link {
         eprintln!("setup: rustup toolchain link {DEBIAN_TOOLCHAIN} /usr");
@@ -439,6 +427,24 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     })
 }
 
+/// Installs those of `packages` that are missing (without recommends), for `what` (named in the
+/// error when they cannot be installed here).
+pub fn install_packages(packages: &[&'static str], what: &str) -> Result<()> {
+    let host = Host::detect(OsStr::new("cargo"))?;
+    let missing = host.missing_packages(packages);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !(host.root && host.apt) {
+        bail!(
+            "{what} needs {} (as root: apt-get install -y --no-install-recommends {})",
+            missing.join(" "),
+            missing.join(" ")
+        );
+    }
+    apt_install(&host, &missing, &["--no-install-recommends"])
+}
+
 /// `apt-get install`, refreshing the package lists first when they lack a package, or once
 /// more when the install fails with lists that may be stale.
 fn apt_install(host: &Host, packages: &[&str], extra_args: &[&str]) -> Result<()> {
@@ -489,7 +495,14 @@ fn apt_install(host: &Host, packages: &[&str], extra_args: &[&str]) -> Result<()
 
 /// Mounts tracefs where aya's tracepoint attach looks for it; only warns when it cannot.
 fn tracefs(host: &Host, dry_run: bool) {
-    if Path::new(TRACEFS).join("events").is_dir() {
+    let mounted = fs::read_to_string("/proc/mounts").is_ok_and(|mounts| {
+        mounts.lines().any(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            (fields.next(), fields.next()) == (Some(TRACEFS), Some("tracefs"))
+        })
+    });
+    if mounted {
+        // Mode 0700: only root looks inside, as the tools do.
         eprintln!("setup: tracefs: mounted at {TRACEFS}");
         return;
     }
@@ -520,7 +533,7 @@ fn tracefs(host: &Host, dry_run: bool) {
     }
 }
 
-fn checked(cmd: &mut Command, label: &str) -> Result<()> {
+pub fn checked(cmd: &mut Command, label: &str) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("cannot start `{label}`"))?;

@@ -626,7 +626,27 @@ impl KernelBtf {
         Ok(self.vmlinux_member(name, member)?.is_some())
     }
 
-    fn vmlinux_member(&self, name: &str, member: &str) -> Result<Option<MemberBits>, KernelError> {
+    /// The BTF type id of the `FUNC` named `name` in the BTF of `module`: the `attach_btf_id` of
+    /// an fentry program on that module function. A module's BTF is split from vmlinux's, so its
+    /// ids continue after vmlinux's last type. `None` when `module` has no BTF here or no such
+    /// `FUNC`.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux's or the module's BTF is malformed.
+    pub fn module_func_id(&self, module: &str, name: &str) -> Result<Option<u32>, KernelError> {
+        let Some((_, bytes)) = self.modules.iter().find(|(m, _)| m == module) else {
+            return Ok(None);
+        };
+        let (base, index) = self.vmlinux_index()?;
+        let found = RawBtf::parse(bytes)
+            .and_then(|btf| btf.find(Some(&base), KIND_FUNC, name))
+            .map_err(|r| btf_parse_error(module, r))?;
+        Ok(found.map(|position| index.len() as u32 + position))
+    }
+
+    /// Vmlinux BTF and where each of its types starts (built once).
+    fn vmlinux_index(&self) -> Result<(RawBtf<'_>, &[u32]), KernelError> {
         let btf = RawBtf::parse(&self.vmlinux).map_err(|r| btf_parse_error("vmlinux", r))?;
         let index = match self.vmlinux_types.get() {
             Some(index) => index,
@@ -637,6 +657,11 @@ impl KernelBtf {
                 self.vmlinux_types.get_or_init(|| index)
             }
         };
+        Ok((btf, index))
+    }
+
+    fn vmlinux_member(&self, name: &str, member: &str) -> Result<Option<MemberBits>, KernelError> {
+        let (btf, index) = self.vmlinux_index()?;
         btf.member(index, name, member)
             .map_err(|r| btf_parse_error("vmlinux", r))
     }

@@ -64,8 +64,7 @@ fn read_tracefs_mounts() -> Result<Vec<PathBuf>, KernelError> {
 /// `/sys/kernel/debug/tracing`), if there is one.
 fn standard_tracefs(mounts: &[PathBuf]) -> Option<PathBuf> {
     // Listed in /proc/mounts is not enough: a later mount over /sys/kernel hides it.
-    let mounted =
-        |p: &str| mounts.iter().any(|m| m == Path::new(p)) && Path::new(p).join("events").is_dir();
+    let mounted = |p: &str| mounts.iter().any(|m| m == Path::new(p)) && has_events(p);
     if mounted(TRACEFS_MOUNT_POINT) {
         return Some(PathBuf::from(TRACEFS_MOUNT_POINT));
     }
@@ -75,6 +74,15 @@ fn standard_tracefs(mounts: &[PathBuf]) -> Option<PathBuf> {
         return Some(PathBuf::from(DEBUGFS_TRACING));
     }
     None
+}
+
+/// Whether the tracefs mounted at `dir` has its `events` folder. Denied counts as there:
+/// tracefs is mode 0700, so a user without root sees it mounted but cannot look inside.
+fn has_events(dir: &str) -> bool {
+    match fs::metadata(Path::new(dir).join("events")) {
+        Ok(meta) => meta.is_dir(),
+        Err(e) => e.kind() == io::ErrorKind::PermissionDenied,
+    }
 }
 
 /// Finds a mounted tracefs: `/sys/kernel/tracing` if tracefs is mounted there, else

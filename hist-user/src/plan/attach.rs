@@ -8,11 +8,39 @@ use aya::{
 };
 
 use super::{Candidate, Choice, Hook, OpFailure, OpPlan, Plan, PlanError, Target};
-use crate::kernel::{self, one_line};
+use crate::kernel::{self, ModuleFunction, ModulePrograms, ModuleTracingLink, error_line};
+
+/// What [`Plan::attach`] attached: the choice per op, and the links of fentry/fexit programs on
+/// module functions, which live outside the [`Ebpf`] (aya 0.14 cannot load them): they stay
+/// attached as long as this value lives.
+#[derive(Debug)]
+pub struct Attached {
+    /// Per op, in the tool's order.
+    pub choices: Vec<Choice>,
+    module_links: Vec<ModuleTracingLink>,
+}
+
+impl Attached {
+    /// The fentry/fexit links on module functions (their program and link fds).
+    pub fn module_links(&self) -> &[ModuleTracingLink] {
+        &self.module_links
+    }
+}
+
+/// What the candidates of one [`Plan::attach`] share: aya's parse of vmlinux BTF and the
+/// object's programs for module functions, each made once when first needed.
+struct Loader<'a> {
+    object: &'a [u8],
+    btf: Option<Result<Btf, String>>,
+    module_programs: Option<Result<ModulePrograms, String>>,
+    module_links: Vec<ModuleTracingLink>,
+}
 
 impl Plan {
-    /// Loads and attaches the chosen programs of every op into `ebpf`: for fentry
-    /// `{program}_fentry` and `{program}_fexit` (`FEntry`/`FExit::load(function, &btf)`), for
+    /// Loads and attaches the chosen programs of every op into `ebpf`, which was loaded from
+    /// `object`: for fentry `{program}_fentry` and `{program}_fexit` (`FEntry`/`FExit::load(function,
+    /// &btf)`, or [`ModulePrograms`] for a function of a module, which loads them from `object`
+    /// onto the maps of `ebpf`: call this before taking maps out of `ebpf`), for
     /// kprobe `{program}_kprobe` and `{program}_kretprobe` (`KProbe::load`, then
     /// `attach(symbol, 0)`), for `tp_btf` each `{stem}_btf` (`BtfTracePoint::load(event, &btf)`),
     /// for tracepoints each `{stem}_tp` (`TracePoint::attach(category, event)`, after
@@ -22,22 +50,32 @@ impl Plan {
     /// detaches them) and the op's next viable candidate is tried; the reason is kept. With
     /// `verbose`, prints one line per attached op to stderr: `{tool}: {op}: {hook} on {target}`.
     ///
-    /// Returns what was attached, per op in the tool's order.
+    /// Returns what was attached, per op in the tool's order; keep it while tracing.
     ///
     /// # Errors
     ///
     /// [`PlanError`] naming every op whose candidates all failed, with the reasons of the
     /// candidates rejected by [`resolve`](Self::resolve) and of those that failed here. The ops
     /// that did attach stay attached until `ebpf` is dropped.
-    pub fn attach(&self, ebpf: &mut Ebpf, verbose: bool) -> Result<Vec<Choice>, PlanError> {
-        let mut btf: Option<Result<Btf, String>> = None;
+    pub fn attach(
+        &self,
+        ebpf: &mut Ebpf,
+        object: &[u8],
+        verbose: bool,
+    ) -> Result<Attached, PlanError> {
+        let mut loader = Loader {
+            object,
+            btf: None,
+            module_programs: None,
+            module_links: Vec::new(),
+        };
         let mut attached = Vec::new();
         let mut failures = Vec::new();
         for op in &self.ops {
             let mut tried = op.rejected.clone();
             let mut done = None;
             for candidate in &op.viable {
-                match attach_candidate(ebpf, op, candidate, &mut btf) {
+                match attach_candidate(ebpf, op, candidate, &mut loader) {
                     Ok(()) => {
                         done = Some(op.choice(candidate));
                         break;
@@ -65,7 +103,10 @@ impl Plan {
             }
         }
         if failures.is_empty() {
-            Ok(attached)
+            Ok(Attached {
+                choices: attached,
+                module_links: loader.module_links,
+            })
         } else {
             Err(PlanError {
                 tool: self.tool.clone(),
@@ -100,11 +141,20 @@ fn attach_candidate(
     ebpf: &mut Ebpf,
     op: &OpPlan,
     candidate: &Candidate,
-    btf: &mut Option<Result<Btf, String>>,
+    loader: &mut Loader<'_>,
 ) -> Result<(), String> {
     let names = program_names(op, candidate.hook);
+    let btf = &mut loader.btf;
     let result =
         match (candidate.hook, &candidate.target) {
+            (
+                Hook::Fentry,
+                Target::Function {
+                    function,
+                    module: Some(module),
+                    ..
+                },
+            ) => return attach_module_fentry(ebpf, &names, function, module, loader),
             (Hook::Fentry, Target::Function { function, .. }) => {
                 attach_fentry(ebpf, &names[0], function, btf, false)
                     .and_then(|()| attach_fentry(ebpf, &names[1], function, btf, true))
@@ -179,6 +229,31 @@ fn attach_fentry(
         program.attach().map(drop)
     }
     .map_err(|e| attach_error(name, function, &e))
+}
+
+/// fentry and fexit (`names`) on `function` of `module` through [`ModulePrograms`]; when the
+/// second fails, the first is detached again (its link dropped).
+fn attach_module_fentry(
+    ebpf: &Ebpf,
+    names: &[String],
+    function: &str,
+    module: &str,
+    loader: &mut Loader<'_>,
+) -> Result<(), String> {
+    let object = loader.object;
+    let programs = loader
+        .module_programs
+        .get_or_insert_with(|| ModulePrograms::new(object, ebpf).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let target = ModuleFunction::find(module, function).map_err(|e| e.to_string())?;
+    let links = names
+        .iter()
+        .map(|name| programs.attach(name, &target))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    loader.module_links.extend(links);
+    Ok(())
 }
 
 fn attach_kprobe(ebpf: &mut Ebpf, name: &str, kind: ProbeKind, symbol: &str) -> Result<(), String> {
@@ -275,18 +350,4 @@ fn load_error(name: &str, error: &ProgramError) -> String {
 
 fn attach_error(name: &str, target: &str, error: &ProgramError) -> String {
     format!("attaching {name} to {target} failed: {}", error_line(error))
-}
-
-/// An error and its sources on one line, each source once.
-fn error_line(error: &dyn std::error::Error) -> String {
-    let mut line = one_line(&error.to_string());
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = one_line(&cause.to_string());
-        if !line.contains(&text) {
-            line = format!("{line}: {text}");
-        }
-        source = cause.source();
-    }
-    line
 }

@@ -2,11 +2,13 @@
 
 use std::{
     fs, io,
-    os::fd::{FromRawFd as _, OwnedFd},
     path::{Path, PathBuf},
 };
 
-use crate::kernel::{self, KernelBtf, KernelError, KernelSymbol};
+use crate::kernel::{
+    self, KernelBtf, KernelError, KernelSymbol,
+    bpf_syscall::{ProgLoadAttr, prog_load},
+};
 
 pub(super) const NO_KPROBES: &str = "this kernel has no kprobes (CONFIG_KPROBES is off)";
 const NO_BTF: &str =
@@ -275,36 +277,6 @@ fn probe_tp_btf(btf: &KernelBtf) -> Result<(), String> {
     }
 }
 
-/// `union bpf_attr` for `BPF_PROG_LOAD`, up to `attach_btf_obj_fd` (`include/uapi/linux/bpf.h`);
-/// the kernel reads the fields it knows and requires the rest to be zero.
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-    prog_btf_fd: u32,
-    func_info_rec_size: u32,
-    func_info: u64,
-    func_info_cnt: u32,
-    line_info_rec_size: u32,
-    line_info: u64,
-    line_info_cnt: u32,
-    attach_btf_id: u32,
-    attach_btf_obj_fd: u32,
-    _pad: u32,
-}
-
-const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_RAW_TP: u32 = 23;
 
@@ -318,7 +290,7 @@ fn load_trivial_tp_btf(btf_id: u32) -> io::Result<()> {
     let license = c"GPL";
     let mut name = [0u8; 16];
     name[..10].copy_from_slice(b"hist_probe");
-    let attr = ProgLoadAttr {
+    let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_TRACING,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
@@ -328,36 +300,15 @@ fn load_trivial_tp_btf(btf_id: u32) -> io::Result<()> {
         attach_btf_id: btf_id,
         ..ProgLoadAttr::default()
     };
-    // SAFETY: `attr` is a valid `bpf_attr` prefix of the size passed; the pointers in it point
-    // to `insns` and `license`, which outlive the call; the kernel only reads them.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &attr as *const ProgLoadAttr,
-            size_of::<ProgLoadAttr>() as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a successful BPF_PROG_LOAD returns a new file descriptor that nothing else owns.
-    drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    // SAFETY: `attr` is BPF_PROG_LOAD's prefix of `union bpf_attr`; its pointers point to
+    // `insns` and `license`, which outlive the call; the kernel only reads them.
+    drop(unsafe { prog_load(&mut attr) }?);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prog_load_attr_has_the_kernel_layout() {
-        // Up to and including attach_btf_obj_fd (offset 112), padded to 8.
-        assert_eq!(size_of::<ProgLoadAttr>(), 120);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, prog_name), 48);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, expected_attach_type), 68);
-        assert_eq!(std::mem::offset_of!(ProgLoadAttr, attach_btf_id), 108);
-    }
 
     #[test]
     fn trivial_tp_btf_load_fails_without_a_tracepoint_type() {

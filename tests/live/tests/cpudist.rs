@@ -306,23 +306,6 @@ fn json_lines_hold_the_sleeps_in_the_16ms_bucket() {
     assert!(sum >= 45 * 20_000, "sum {sum} µs:\n{output}");
 }
 
-/// `GET /metrics` over a plain TCP connection: the body.
-fn scrape(addr: &str) -> String {
-    use std::io::Write as _;
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .expect("send request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
-    );
-    body.to_owned()
-}
-
 /// One histogram series: `(le, cumulative count)` per bucket, `_count`, `_sum`.
 type Series = (Vec<(f64, f64)>, f64, f64);
 
@@ -366,9 +349,9 @@ fn prometheus_counters_only_grow_and_hold_the_sleeps() {
     let metric = "cpudist_offcpu_seconds";
     // Before the workload runs, its series may not exist yet: all zero.
     let second_scrape = |text: &str| buckets(text, metric).expect("the workload's series");
-    let first = buckets(&scrape(&addr), metric);
+    let first = buckets(&common::scrape(&addr), metric);
     workload.run_to_end();
-    let second = second_scrape(&scrape(&addr));
+    let second = second_scrape(&common::scrape(&addr));
     let first = first.unwrap_or_else(|| {
         let zeros = second.0.iter().map(|(le, _)| (*le, 0.0)).collect();
         (zeros, 0.0, 0.0)

@@ -4,19 +4,29 @@
 //! * `getpid CALLS THREADS`: exactly CALLS `getpid()` syscalls, split over THREADS threads;
 //! * `sleep MS TIMES`: sleeps MS milliseconds TIMES times;
 //! * `spin SPIN_MS SLEEP_US TIMES`: spins on the CPU for SPIN_MS ms, then sleeps SLEEP_US µs,
-//!   TIMES times.
+//!   TIMES times;
+//! * `files PATH TIMES`: writes a 64 KiB file at PATH (before the go line), then TIMES times
+//!   opens it, reads 4 KiB (`pread`), writes 4 KiB (`pwrite`), `fsync`s it, `stat`s its path and
+//!   closes it: TIMES of each of those calls, one file operation each.
 use std::{
-    env, io, thread,
+    env,
+    fs::{self, OpenOptions},
+    io,
+    os::unix::fs::FileExt as _,
+    thread,
     time::{Duration, Instant},
 };
 
 fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let number = |i: usize| -> u64 {
-        args.get(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("usage: workload getpid|sleep|spin NUMBERS… (got {args:?})"))
+        args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
+            panic!("usage: workload getpid|sleep|spin|files ARGS… (got {args:?})")
+        })
     };
+    if args.first().map(String::as_str) == Some("files") {
+        fs::write(&args[1], vec![7u8; 64 << 10]).expect("write the file");
+    }
     io::stdin()
         .read_line(&mut String::new())
         .expect("read go line");
@@ -54,6 +64,22 @@ fn main() {
                 thread::sleep(Duration::from_micros(sleep_us));
             }
         }
-        _ => panic!("usage: workload getpid|sleep|spin NUMBERS…"),
+        Some("files") => {
+            let (path, times) = (&args[1], number(2));
+            let mut block = [0u8; 4096];
+            for i in 0..times {
+                let offset = (i % 16) * 4096;
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .expect("open");
+                file.read_exact_at(&mut block, offset).expect("pread");
+                file.write_all_at(&block, offset).expect("pwrite");
+                file.sync_all().expect("fsync");
+                fs::metadata(path).expect("stat");
+            }
+        }
+        _ => panic!("usage: workload getpid|sleep|spin|files ARGS…"),
     }
 }

@@ -80,3 +80,120 @@ pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, na
         .attach(category, name)
         .unwrap_or_else(|e| panic!("attach {program} to {category}:{name}: {e:?}"));
 }
+
+/// How much slower than real hardware this machine runs: `HIST_TIME_SCALE` (the VM stage of
+/// `cargo xtask test` sets it for guests under software emulation), else 1. Time limits of the
+/// tests are multiplied by it.
+pub fn time_scale() -> u32 {
+    std::env::var("HIST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Adds `line` to the report of the run (the file `HIST_TEST_REPORT`, which the VM stage prints
+/// after each guest: which hook each tool picked on which kernel), and to stderr.
+pub fn report(line: &str) {
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os("HIST_TEST_REPORT") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open the test report");
+        writeln!(file, "{line}").expect("write the test report");
+    }
+}
+
+/// Runs a shell command that must succeed; its stdout, trimmed.
+pub fn sh(command: &str) -> String {
+    let output = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("sh");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "`{command}` failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// What a tool printed around a piece of work.
+pub struct Traced {
+    /// The first line of stdout: the tool's banner, printed once it is attached.
+    pub banner: String,
+    /// The rest of stdout, after Ctrl-C.
+    pub output: String,
+    pub stderr: String,
+}
+
+/// Starts `tool args`, waits for its banner (it is attached then), runs `work`, then Ctrl-C; the
+/// tool must exit 0.
+pub fn trace_around(tool: &str, args: &[&str], work: impl FnOnce()) -> Traced {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let mut child = Command::new(tool_bin(tool))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the tool");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr_pipe.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    if !banner.is_empty() {
+        work();
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut output = String::new();
+    stdout.read_to_string(&mut output).unwrap();
+    let status = child.wait().unwrap();
+    let stderr = stderr_reader.join().unwrap();
+    assert!(
+        status.success(),
+        "{tool} {args:?} failed ({status}): {banner}{output}{stderr}"
+    );
+    Traced {
+        banner,
+        output,
+        stderr,
+    }
+}
+
+/// `section → total count` of a printed histogram with `operation = …` sections.
+pub fn section_totals(output: &str) -> Vec<(String, u64)> {
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for line in output.lines() {
+        if let Some(op) = line.strip_prefix("operation = ") {
+            totals.push((op.to_owned(), 0));
+        } else if let (Some((_, rest)), Some(last)) = (line.split_once(" : "), totals.last_mut()) {
+            last.1 += rest
+                .split_whitespace()
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    totals
+}
+
+/// `GET /metrics` over a plain TCP connection: the body.
+pub fn scrape(addr: &str) -> String {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_owned()
+}
