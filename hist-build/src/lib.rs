@@ -1,5 +1,5 @@
 //! The `build.rs` of a tool's user crate, in one call: builds its eBPF crate for
-//! `bpfel-unknown-none` with aya-build, so that `main.rs` can embed the object with
+//! `bpfel-unknown-none`, so that `main.rs` can embed the object with
 //! `aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/<binary>"))`.
 //!
 //! ```no_run
@@ -9,21 +9,56 @@
 //! }
 //! ```
 //!
-//! * The eBPF toolchain is `$HIST_EBPF_TOOLCHAIN` (what `cargo xtask setup` chose: a nightly
-//!   with `rust-src`, or Debian's rustc linked as `hist-bpf`), else `nightly`.
+//! * The eBPF toolchain is `$HIST_EBPF_TOOLCHAIN`, else the first of `nightly` and `hist-bpf`
+//!   (Debian's rustc, as `cargo xtask setup` links it) that has the library sources
+//!   (`rust-src`), which `-Z build-std=core` needs. It is used with `RUSTC_BOOTSTRAP=1`, so a
+//!   stable compiler works too, and plain `cargo build` works once set-up has run.
 //! * Each crate's package name is its folder's name (`nfsdist-ebpf`).
+//! * Every eBPF crate of the workspace is built into one folder, `<target>/ebpf`, whatever the
+//!   profile or command (build, test, clippy, doc) that runs the build script: `core` and each
+//!   object are compiled once and then found fresh. (aya-build builds into each build script's
+//!   own `OUT_DIR`, so a workspace with three tools rebuilt `core` about seven times.)
+//! * The nested build is quiet when it works; when it fails, its errors are shown and the build
+//!   script fails with one line saying what to do.
 //! * The build reruns when anything next to the eBPF crate changes (its shared `-common` crate
-//!   too) or hist-core / hist-ebpf change, which aya-build alone does not watch.
+//!   too) or hist-core / hist-ebpf change.
 #![deny(missing_docs)]
 
-use std::path::Path;
+use std::{
+    env, fmt, fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
 
-pub use aya_build::Result;
+/// A build-script failure: one line, without a backtrace (a build script's `main` prints the
+/// `Debug` form of its error).
+pub struct Error(String);
 
-/// Builds the eBPF crates at `root_dirs` (relative to the calling crate).
-pub fn ebpf(root_dirs: &[&str]) -> Result<()> {
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result of [`ebpf`].
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+fn error(message: impl Into<String>) -> Error {
+    Error(message.into())
+}
+
+/// Builds the eBPF crates at `root_dirs` (relative to the calling crate) and copies their
+/// binaries into `OUT_DIR`.
+pub fn ebpf(root_dirs: &[&str]) -> Result {
     println!("cargo:rerun-if-env-changed=HIST_EBPF_TOOLCHAIN");
-    let toolchain = std::env::var("HIST_EBPF_TOOLCHAIN").unwrap_or_else(|_| "nightly".into());
     // The library crates the eBPF crates are built from, wherever cargo put this one.
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for library in ["hist-core", "hist-ebpf"] {
@@ -41,13 +76,166 @@ pub fn ebpf(root_dirs: &[&str]) -> Result<()> {
             .file_name()
             .and_then(|name| name.to_str())
             .ok_or_else(|| {
-                anyhow::anyhow!("{root_dir}: no folder name to take the package name from")
+                error(format!(
+                    "{root_dir}: no folder name to take the package name from"
+                ))
             })?;
-        packages.push(aya_build::Package {
-            name,
-            root_dir,
-            ..Default::default()
-        });
+        packages.push(name);
     }
-    aya_build::build_ebpf(packages, aya_build::Toolchain::Custom(&toolchain))
+    let toolchain = toolchain()?;
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| error("OUT_DIR is not set"))?);
+    let target = match env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() {
+        Ok("big") => "bpfeb-unknown-none",
+        _ => "bpfel-unknown-none",
+    };
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
+    let mut cargo = Command::new("rustup");
+    cargo
+        .args(["run", &toolchain, "cargo", "build", "--release", "--bins"])
+        .args([
+            "--target",
+            target,
+            "-Z",
+            "build-std=core",
+            "--message-format=json",
+        ])
+        .arg("--target-dir")
+        .arg(shared_target_dir(&out_dir));
+    for package in &packages {
+        cargo.args(["--package", package]);
+    }
+    // What aya-build passes: the probes' `bpf_target_arch` cfg, and BTF for the object.
+    let rustflags = [
+        format!("--cfg=bpf_target_arch=\"{arch}\""),
+        "-Cdebuginfo=2".into(),
+        "-Clink-arg=--btf".into(),
+    ];
+    cargo
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        // The outer cargo's compiler is not the eBPF toolchain's.
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null());
+    let output = cargo
+        .output()
+        .map_err(|e| error(format!("cannot run rustup to build the eBPF crates: {e}")))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        // Shown by cargo when the build script fails: the compiler's own messages, then ours.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprint!("{stderr}");
+        for line in stdout.lines() {
+            if let Some(rendered) = compiler_message(line) {
+                eprint!("{rendered}");
+            }
+        }
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("see the messages above");
+        let hint = if stderr.contains("bpf-linker") {
+            " (bpf-linker is missing: run `cargo xtask setup`)"
+        } else {
+            ""
+        };
+        return Err(error(format!(
+            "building {} with toolchain `{toolchain}` failed: {last}{hint}",
+            packages.join(", ")
+        )));
+    }
+    let mut copied = 0;
+    for line in stdout.lines() {
+        if let Some((name, executable)) = executable(line) {
+            let to = out_dir.join(&name);
+            fs::copy(&executable, &to)
+                .map_err(|e| error(format!("cannot copy {executable} to {}: {e}", to.display())))?;
+            copied += 1;
+        }
+    }
+    if copied == 0 {
+        return Err(error(format!(
+            "building {} produced no binary (an eBPF crate needs a [[bin]])",
+            packages.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// `$HIST_EBPF_TOOLCHAIN`, else the first of `nightly` and `hist-bpf` with the library sources.
+fn toolchain() -> Result<String> {
+    if let Ok(given) = env::var("HIST_EBPF_TOOLCHAIN")
+        && !given.is_empty()
+    {
+        return if has_library_sources(&given) {
+            Ok(given)
+        } else {
+            Err(error(format!(
+                "HIST_EBPF_TOOLCHAIN={given} is not a rustup toolchain with rust-src: \
+                 run `cargo xtask setup` and unset it, or name one that has it"
+            )))
+        };
+    }
+    ["nightly", "hist-bpf"]
+        .into_iter()
+        .find(|name| has_library_sources(name))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            error(
+                "no toolchain to build the eBPF crates with (a rustup `nightly` with rust-src, or \
+                 Debian's rustc linked as `hist-bpf`): run `cargo xtask setup` first",
+            )
+        })
+}
+
+/// Whether the rustup toolchain `name` is installed with its library sources.
+fn has_library_sources(name: &str) -> bool {
+    let sysroot = Command::new("rustup")
+        .args(["run", name, "rustc", "--print", "sysroot"])
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        .env_remove("RUSTC")
+        .stderr(Stdio::null())
+        .output();
+    match sysroot {
+        Ok(out) if out.status.success() => {
+            let sysroot = String::from_utf8_lossy(&out.stdout);
+            Path::new(sysroot.trim())
+                .join("lib/rustlib/src/rust/library")
+                .is_dir()
+        }
+        _ => false,
+    }
+}
+
+/// `<target>/ebpf`: the workspace's target folder is the ancestor of `OUT_DIR` that cargo
+/// marked with `CACHEDIR.TAG`. Without one (an unusual layout), a folder in `OUT_DIR`.
+fn shared_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .unwrap_or(out_dir)
+        .join("ebpf")
+}
+
+/// The `(target name, executable)` of a `compiler-artifact` message with an executable.
+fn executable(line: &str) -> Option<(String, String)> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message["reason"] != "compiler-artifact" {
+        return None;
+    }
+    let executable = message["executable"].as_str()?;
+    let name = message["target"]["name"].as_str()?;
+    Some((name.to_owned(), executable.to_owned()))
+}
+
+/// The rendered text of a `compiler-message` message.
+fn compiler_message(line: &str) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message["reason"] != "compiler-message" {
+        return None;
+    }
+    message["message"]["rendered"].as_str().map(str::to_owned)
 }

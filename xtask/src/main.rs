@@ -1,7 +1,7 @@
 //! `cargo xtask`: set-up of the eBPF toolchain, build, test and run.
 //!
 //! Every cargo run made from here gets `RUSTC_BOOTSTRAP=1` and `HIST_EBPF_TOOLCHAIN=<toolchain>`
-//! (read by the `build.rs` of the crates that embed eBPF objects through aya-build) and a `PATH`
+//! (read by the `build.rs` of the crates that embed eBPF objects through hist-build) and a `PATH`
 //! with cargo's bin folder, where `bpf-linker` usually lives.
 
 mod setup;

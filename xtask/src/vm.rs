@@ -14,9 +14,14 @@ use std::{
     env,
     ffi::OsString,
     fs,
-    io::{self, Read, Write},
+    io::{self, BufRead as _, BufReader},
+    os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -70,6 +75,8 @@ const PACKAGES: [&str; 7] = [
     "python3-venv",
 ];
 const VIRTME_NG: &str = "virtme-ng==1.42";
+/// The first line every guest command prints: the guest booted and the command started.
+const GUEST_UP: &str = "hist-vm: guest up";
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -135,21 +142,32 @@ impl Guest {
     /// Boots the kernel and runs `command` (a shell command line) as root in `cwd`; the
     /// command's output goes to ours. Returns its exit status; a guest still running after
     /// `limit` is killed (an error).
+    ///
+    /// A guest that fails before the command starts (a boot that went wrong under emulation) is
+    /// booted once more.
     pub fn run(&self, cwd: &Path, command: &str, limit: Duration) -> Result<ExitStatus> {
         // virtme-ng passes the command on the kernel's command line, which is cut at 2 KiB:
-        // a script file (the guest sees the host's files) keeps any command whole.
+        // a script file (the guest sees the host's files) keeps any command whole. Its first
+        // line tells the host that the guest is up.
         let script = self.cache.join(format!("guest-{}.sh", std::process::id()));
-        fs::write(&script, format!("{command}\n"))?;
-        let status = self.boot(
-            cwd,
-            &format!("sh {}", shell_quote(&script.to_string_lossy())),
-            limit,
-        );
+        fs::write(&script, format!("echo {GUEST_UP}\n{command}\n"))?;
+        let command = format!("sh {}", shell_quote(&script.to_string_lossy()));
+        let mut status = self.boot(cwd, &command, limit);
+        if let Ok((exit, false)) = &status
+            && !exit.success()
+        {
+            eprintln!(
+                "vm: the {} guest failed before its command started ({exit}); booting it again",
+                self.release
+            );
+            status = self.boot(cwd, &command, limit);
+        }
         let _ = fs::remove_file(&script);
-        status
+        status.map(|(exit, _)| exit)
     }
 
-    fn boot(&self, cwd: &Path, command: &str, limit: Duration) -> Result<ExitStatus> {
+    /// Boots once: the exit status, and whether the command started.
+    fn boot(&self, cwd: &Path, command: &str, limit: Duration) -> Result<(ExitStatus, bool)> {
         let mut vng = Command::new(&self.vng);
         vng.arg("-r").arg(&self.vmlinuz);
         if !self.kvm {
@@ -167,50 +185,56 @@ impl Guest {
         vng.env("PATH", env::join_paths(dirs)?);
         // Through pipes: QEMU reopens its stdout and stderr by path (/proc/self/fd/N), which
         // for a file starts writing at offset 0 again and overwrites what was there.
+        // Its own process group: on a time-out QEMU (a grandchild) goes with it, and the pipes
+        // close.
         let mut child = vng
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {}", self.vng.display()))?;
-        let copiers = [
-            forward(child.stdout.take(), io::stdout()),
-            forward(child.stderr.take(), io::stderr()),
-        ];
+        let up = Arc::new(AtomicBool::new(false));
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let stdout = {
+            let up = Arc::clone(&up);
+            thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.trim() == GUEST_UP {
+                        up.store(true, Ordering::Relaxed);
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            })
+        };
+        let stderr = child.stderr.take().context("no stderr pipe")?;
+        let stderr = thread::spawn(move || {
+            let _ = io::copy(&mut BufReader::new(stderr), &mut io::stderr());
+        });
         let started = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break Some(status);
             }
             if started.elapsed() > limit {
-                let _ = child.kill();
+                let group = format!("-{}", child.id());
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
                 let _ = child.wait();
                 break None;
             }
             thread::sleep(Duration::from_millis(200));
         };
-        for copier in copiers {
-            let _ = copier.join();
-        }
-        status.with_context(|| {
+        let _ = stdout.join();
+        let _ = stderr.join();
+        let status = status.with_context(|| {
             format!(
                 "the {} guest was still running after {} s: killed",
                 self.release,
                 limit.as_secs()
             )
-        })
+        })?;
+        Ok((status, up.load(Ordering::Relaxed)))
     }
-}
-
-/// Copies `from` to `to` until the end, in a thread.
-fn forward(
-    from: Option<impl Read + Send + 'static>,
-    mut to: impl Write + Send + 'static,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        if let Some(mut from) = from {
-            let _ = io::copy(&mut from, &mut to);
-        }
-    })
 }
 
 /// Where kernels and virtme-ng are kept between runs (`HIST_VM_CACHE` overrides it). The guests
