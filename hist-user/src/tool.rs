@@ -222,7 +222,9 @@ impl Tool {
     }
 
     /// Loads `object` with `config` written into its `CONFIG` static (see
-    /// `hist_ebpf::ebpf_program!`). Programs are loaded when attached.
+    /// `hist_ebpf::ebpf_program!`). Programs are loaded when attached; the tool keeps `object`
+    /// (`include_bytes_aligned!` gives a `'static` one) for fentry on module functions, which
+    /// loads them from it again.
     pub fn load<C: ToolConfig + aya::Pod>(
         &self,
         object: &'static [u8],
