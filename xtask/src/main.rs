@@ -307,8 +307,11 @@ fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
     let only_help = args
         .iter()
         .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
-    if !only_help && !setup::is_root() {
-        bail!("`cargo xtask run` must run as root: cpudist loads eBPF programs");
+    if !only_help && !setup::can_trace() {
+        bail!(
+            "`cargo xtask run` needs root, or CAP_BPF and CAP_PERFMON, to load cpudist's eBPF \
+             programs (try `sudo -E env PATH=\"$PATH\" cargo xtask run`)"
+        );
     }
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
     let bin = ws.build_tools(&tc)?.join("cpudist");

@@ -62,6 +62,23 @@ pub fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// Whether this process may load and attach tracing programs: CAP_SYS_ADMIN, or CAP_BPF and
+/// CAP_PERFMON, in its effective set (what the tools themselves check).
+pub fn can_trace() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let cap_eff = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .unwrap_or(0);
+    let has = |cap: u32| cap_eff & (1 << cap) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
 /// What this machine has: found once, used by every check below.
 struct Host {
     root: bool,
@@ -307,8 +324,9 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     // 2. bpf-linker: it must read the bitcode of that toolchain's LLVM.
     let debian = name == DEBIAN_TOOLCHAIN;
     if let Err(why) = host.bpf_linker() {
-        let llvm = if debian && plan.apt.iter().any(|p| RUSTC_PACKAGES.contains(p)) {
-            Some(LLVM_MAJOR) // Debian's rustc-web, not installed yet
+        let llvm = if debian && (plan.link || plan.apt.iter().any(|p| RUSTC_PACKAGES.contains(p))) {
+            // Debian's rustc-web, not installed or not linked into this user's rustup yet.
+            Some(LLVM_MAJOR)
         } else {
             host.rustc_version(&name).and_then(|(_, llvm)| llvm)
         };
