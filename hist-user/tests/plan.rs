@@ -1196,10 +1196,9 @@ fn check_live_function(tool: &str, op: OpSpec, facts: &KernelFacts) {
     let btf_owner = facts
         .btf()
         .map(|btf| btf.func_owner(function).unwrap().map(str::to_owned));
+    // In vmlinux's BTF or a module's: both are attached (modules through ModulePrograms).
     let fentry_ok = facts.fentry_loads()
-        && btf_owner
-            .as_ref()
-            .is_some_and(|o| o.as_deref() == Some("vmlinux"))
+        && btf_owner.as_ref().is_some_and(Option::is_some)
         && in_kallsyms_by_hand(function, true);
     let kprobe_ok = facts.kprobes() && in_kallsyms_by_hand(function, false);
     let result = Plan::resolve(tool, &[op], facts, None);

@@ -168,9 +168,9 @@ fn test(ws: &Workspace, no_vm: bool, kernels: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The test binaries run again in every guest: every live-kernel test, and the kernel probing
-/// of hist-user.
-const GUEST_TESTS: [(&str, &str); 8] = [
+/// The test binaries run again in every guest: every live-kernel test, and hist-user's kernel
+/// probing and attach plans.
+const GUEST_TESTS: [(&str, &str); 9] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "keys"),
     ("hist-live-tests", "counting"),
@@ -179,6 +179,7 @@ const GUEST_TESTS: [(&str, &str); 8] = [
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
     ("hist-user", "kernel"),
+    ("hist-user", "plan"),
 ];
 /// Software emulation runs the guests several times slower than the host: the tests' time
 /// limits (`HIST_TIME_SCALE`) grow by this factor there.
