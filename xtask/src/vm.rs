@@ -77,6 +77,8 @@ const PACKAGES: [&str; 7] = [
 const VIRTME_NG: &str = "virtme-ng==1.42";
 /// The first line every guest command prints: the guest booted and the command started.
 const GUEST_UP: &str = "hist-vm: guest up";
+/// The last line: the command finished (with whatever status).
+const GUEST_DONE: &str = "hist-vm: guest done";
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -143,21 +145,27 @@ impl Guest {
     /// command's output goes to ours. Returns its exit status; a guest still running after
     /// `limit` is killed (an error).
     ///
-    /// A guest that fails before the command starts (a boot that went wrong under emulation) is
-    /// booted once more.
+    /// A guest that ends without the command having finished (a boot that went wrong, or a guest
+    /// that died, under emulation) is booted once more; a command that finished and failed is
+    /// not run again.
     pub fn run(&self, cwd: &Path, command: &str, limit: Duration) -> Result<ExitStatus> {
         // virtme-ng passes the command on the kernel's command line, which is cut at 2 KiB:
         // a script file (the guest sees the host's files) keeps any command whole. Its first
         // line tells the host that the guest is up.
         let script = self.cache.join(format!("guest-{}.sh", std::process::id()));
-        fs::write(&script, format!("echo {GUEST_UP}\n{command}\n"))?;
+        fs::write(
+            &script,
+            format!(
+                "echo {GUEST_UP}\n( {command}\n)\nstatus=$?\necho {GUEST_DONE}\nexit $status\n"
+            ),
+        )?;
         let command = format!("sh {}", shell_quote(&script.to_string_lossy()));
         let mut status = self.boot(cwd, &command, limit);
         if let Ok((exit, false)) = &status
             && !exit.success()
         {
             eprintln!(
-                "vm: the {} guest failed before its command started ({exit}); booting it again",
+                "vm: the {} guest ended before its command finished ({exit}); booting it again",
                 self.release
             );
             status = self.boot(cwd, &command, limit);
@@ -166,7 +174,7 @@ impl Guest {
         status.map(|(exit, _)| exit)
     }
 
-    /// Boots once: the exit status, and whether the command started.
+    /// Boots once: the exit status, and whether the command finished.
     fn boot(&self, cwd: &Path, command: &str, limit: Duration) -> Result<(ExitStatus, bool)> {
         let mut vng = Command::new(&self.vng);
         vng.arg("-r").arg(&self.vmlinuz);
@@ -193,16 +201,16 @@ impl Guest {
             .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {}", self.vng.display()))?;
-        let up = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
         let stdout = child.stdout.take().context("no stdout pipe")?;
         let stdout = {
-            let up = Arc::clone(&up);
+            let done = Arc::clone(&done);
             thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.trim() == GUEST_UP {
-                        up.store(true, Ordering::Relaxed);
-                    } else {
-                        println!("{line}");
+                    match line.trim() {
+                        GUEST_UP => {}
+                        GUEST_DONE => done.store(true, Ordering::Relaxed),
+                        _ => println!("{line}"),
                     }
                 }
             })
@@ -233,7 +241,7 @@ impl Guest {
                 limit.as_secs()
             )
         })?;
-        Ok((status, up.load(Ordering::Relaxed)))
+        Ok((status, done.load(Ordering::Relaxed)))
     }
 }
 
