@@ -91,7 +91,8 @@ fn snapshot_merged(entries: &[Entry]) -> Snapshot<u32> {
             snapshot
                 .entry(pid)
                 .or_insert_with(|| Histogram::new(MAX_SLOT))
-                .merge(hist);
+                .merge(hist)
+                .expect("one layout");
         }
     }
     snapshot
@@ -117,7 +118,7 @@ fn render(c: &mut Criterion) {
     // cpudist without -P: everything in one histogram.
     let mut all = Histogram::new(MAX_SLOT);
     for hist in snapshot.values() {
-        all.merge(hist);
+        all.merge(hist).expect("one layout");
     }
     let text = render::log2_hist_sections(&snapshot, "usecs", "pid", |pid| pid.to_string());
     assert_eq!(text.matches("\npid = ").count(), PIDS as usize);

@@ -9,6 +9,8 @@
 //! * [`desc`]: [`HistDesc`], the one description of a histogram map (name, prefix, [`Layout`],
 //!   [`Unit`], size) that both sides compile, and [`Settings`], the load-time settings.
 //! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
+//! * [`drops`]: [`DropCause`], why an event could not be counted, and the map that counts it.
+//! * [`start`]: how big the start map of entry/exit latency is ([`start_entries`]).
 //!
 //! # Porting from bcc
 //!
@@ -27,8 +29,10 @@
 #![deny(missing_docs)]
 
 pub mod desc;
+pub mod drops;
 pub mod key;
 pub mod slot;
+pub mod start;
 
 #[cfg(feature = "user")]
 #[doc(hidden)]
@@ -36,5 +40,7 @@ pub use aya as __aya;
 #[doc(hidden)]
 pub use bytemuck as __bytemuck;
 pub use desc::{HistDesc, Layout, Settings, ToolConfig, Unit};
+pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
 pub use slot::{Buckets, Linear, Log2, log2, log2_branchless, log2_u64, map_entries};
+pub use start::{MAX_START_ENTRIES, START_MAP, start_entries};

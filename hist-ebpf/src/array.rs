@@ -4,9 +4,9 @@
 use core::marker::PhantomData;
 
 use aya_ebpf::maps::{Array, PerCpuArray};
-use hist_core::HistDesc;
+use hist_core::{DropCause, HistDesc};
 
-use crate::{Histogram, atomic_add, capped, plain_add};
+use crate::{Histogram, atomic_add, capped, drops, plain_add};
 
 macro_rules! array_hist {
     ($(#[$doc:meta])* $name:ident, $map:ident, $add:expr) => {
@@ -33,10 +33,12 @@ macro_rules! array_hist {
         impl<H: HistDesc<Prefix = u32>> Histogram for $name<H> {
             type Desc = H;
 
-            /// The prefix is the histogram's index, `0..PREFIXES`; others are not counted.
+            /// The prefix is the histogram's index, `0..PREFIXES`; others have no room, and
+            /// count as [`DropCause::HistogramFull`].
             #[inline(always)]
             fn add(&self, prefix: u32, slot: u32, count: u64) {
                 if prefix >= H::PREFIXES {
+                    drops::count(DropCause::HistogramFull, count);
                     return;
                 }
                 let max_slot = H::LAYOUT.max_slot();

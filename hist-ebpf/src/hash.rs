@@ -7,22 +7,29 @@ use aya_ebpf::{
     bindings::BPF_NOEXIST,
     maps::{HashMap, PerCpuHashMap},
 };
-use hist_core::{HistDesc, HistKey};
+use hist_core::{DropCause, HistDesc, HistKey};
 
-use crate::{Histogram, atomic_add, capped, plain_add};
+use crate::{Histogram, atomic_add, capped, drops, plain_add};
 
-/// Adds `count` to the value of `key`, inserting a zero first when the key is new.
+/// Adds `count` to the value of `key`, inserting a zero first when the key is new; `false` when
+/// the map is full and nothing was added.
 macro_rules! add_to_key {
     ($map:expr, $key:expr, $count:expr, $add:expr) => {{
         let (map, key, count) = ($map, $key, $count);
         if let Some(value) = map.get_ptr_mut(key) {
             $add(value, count);
+            true
         } else {
             // Insert-if-absent, then add: when another CPU inserted the key first our insert
-            // fails with EEXIST and the add below lands on its entry instead.
+            // fails with EEXIST and the add below lands on its entry instead. When the lookup
+            // still fails, the insert failed for want of room (E2BIG).
             let _ = map.insert(key, &0, BPF_NOEXIST as u64);
-            if let Some(value) = map.get_ptr_mut(key) {
-                $add(value, count);
+            match map.get_ptr_mut(key) {
+                Some(value) => {
+                    $add(value, count);
+                    true
+                }
+                None => false,
             }
         }
     }};
@@ -56,7 +63,9 @@ macro_rules! hash_hist {
             #[inline(always)]
             fn add(&self, prefix: H::Prefix, slot: u32, count: u64) {
                 let key = HistKey::new(prefix, capped(slot, H::LAYOUT.max_slot()));
-                add_to_key!(&self.map, &key, count, $add);
+                if !add_to_key!(&self.map, &key, count, $add) {
+                    drops::count(DropCause::HistogramFull, count);
+                }
             }
         }
     };
@@ -100,7 +109,9 @@ impl<H: HistDesc> Sums<H> {
     /// Adds `value` to the sum of `prefix`, atomically.
     #[inline(always)]
     pub fn add(&self, prefix: H::Prefix, value: u64) {
-        add_to_key!(&self.map, &prefix, value, atomic_add);
+        if !add_to_key!(&self.map, &prefix, value, atomic_add) {
+            drops::count(DropCause::SumsFull, 1);
+        }
     }
 }
 

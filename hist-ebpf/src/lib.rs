@@ -26,6 +26,8 @@
 //! ([`tracepoint_latency!`] those of a start/end tracepoint pair).
 //! Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
 //! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
+//! An event that finds a map full is counted by cause in the program's drop counters
+//! ([`hist_core::drops`]), never lost without a count.
 #![no_std]
 #![deny(missing_docs)]
 // BPF has an atomic add but no compare-and-swap, so the target offers no `AtomicU64::fetch_add`;
@@ -35,6 +37,7 @@
 
 mod array;
 mod config;
+mod drops;
 mod hash;
 mod latency;
 mod start;

@@ -3,16 +3,27 @@
 
 use aya_ebpf::{bindings::BPF_ANY, helpers::bpf_ktime_get_ns, maps::HashMap};
 use bytemuck::Pod;
+use hist_core::DropCause;
+
+use crate::drops;
 
 /// Entry timestamps keyed by `K`: a [`TaskKey`](hist_core::TaskKey) (op and thread) for
 /// [`enter`](crate::enter)/[`exit`](crate::exit), or any padding-free key (`K: Pod` rules
-/// padding out, for the reason [`hist_core::key`] explains).
+/// padding out, for the reason [`hist_core::key`] explains). A start that finds the map full
+/// is counted as a drop ([`DropCause::StartFull`]).
 #[repr(transparent)]
 pub struct StartTimes<K: Pod> {
     map: HashMap<K, u64>,
 }
 
 impl<K: Pod> StartTimes<K> {
+    /// A start map sized at load time: name its static [`START`](hist_core::START_MAP), and
+    /// `hist_user`'s `Tool::load` gives it [`start_entries`](hist_core::start_entries)`(pid_max)`
+    /// entries (see [`hist_core::start`]); 10 240 when loaded otherwise.
+    pub const fn new() -> Self {
+        Self::with_max_entries(10_240)
+    }
+
     /// Room for `max_entries` operations in flight at once.
     pub const fn with_max_entries(max_entries: u32) -> Self {
         Self {
@@ -26,10 +37,13 @@ impl<K: Pod> StartTimes<K> {
         self.start_at(key, now_ns());
     }
 
-    /// Stores `ns` as the start of `key`.
+    /// Stores `ns` as the start of `key`; when the map is full, counts a
+    /// [`DropCause::StartFull`] instead.
     #[inline(always)]
     pub fn start_at(&self, key: &K, ns: u64) {
-        let _ = self.map.insert(key, ns, BPF_ANY as u64);
+        if self.map.insert(key, ns, BPF_ANY as u64).is_err() {
+            drops::count(DropCause::StartFull, 1);
+        }
     }
 
     /// Removes the start of `key` and returns the nanoseconds since then, or `None` when no
@@ -46,6 +60,12 @@ impl<K: Pod> StartTimes<K> {
         let start = unsafe { *self.map.get(key)? };
         let _ = self.map.remove(key);
         now_ns.checked_sub(start)
+    }
+}
+
+impl<K: Pod> Default for StartTimes<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -126,6 +126,19 @@ where
         Ok(Some(sums.iter().collect::<Result<_, MapError>>()?))
     }
 
+    /// Deletes the histogram and the sum of `prefix`, one that can no longer count (the pid of
+    /// a process that exited), so that a map keyed by pids does not fill with the dead. An
+    /// array map's prefixes are fixed: nothing to delete there.
+    pub fn remove_prefix(&mut self, prefix: H::Prefix) -> Result<(), Error> {
+        if let Reader::Hash(map) = &mut self.reader {
+            map.remove_prefix(prefix)?;
+        }
+        if let Some(sums) = &mut self.sums {
+            remove_if_present(sums.remove(&prefix))?;
+        }
+        Ok(())
+    }
+
     /// Clears the histograms and the sums, as bcc's `table.clear()` does between intervals.
     pub fn clear(&mut self) -> Result<(), Error> {
         match &mut self.reader {

@@ -207,6 +207,15 @@ pub(crate) fn error_line(error: &dyn std::error::Error) -> String {
     line
 }
 
+/// The kernel's `pid_max` (`/proc/sys/kernel/pid_max`): one more than the highest pid or tid.
+/// 32 768, the kernel's default, when it cannot be read.
+pub fn pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(32_768)
+}
+
 /// Whether this kernel can create kprobes: it has the `kprobe` perf PMU
 /// (`/sys/bus/event_source/devices/kprobe`) or a tracefs with `kprobe_events`. Both need
 /// `CONFIG_KPROBES` and `CONFIG_KPROBE_EVENTS`.

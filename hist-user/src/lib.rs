@@ -1,5 +1,6 @@
 //! The user-space side of `hist`: read eBPF histogram maps written by `hist-ebpf` into typed
-//! snapshots, clear them, and render them exactly as bcc does.
+//! snapshots, interval by interval without losing a count ([`IntervalReader`]), with the
+//! events dropped beside them ([`DropCounters`]), and render them exactly as bcc does.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +18,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod deltas;
+mod drops;
 mod error;
 mod hist_map;
 pub mod interval;
@@ -30,9 +33,11 @@ mod snapshot;
 pub mod tool;
 
 pub use aya;
+pub use deltas::{IntervalCounts, IntervalReader};
+pub use drops::{DropCounters, Drops};
 pub use error::Error;
 pub use hist_core;
 pub use hist_map::HistMap;
 pub use map::{ArrayHistMap, HashHistMap};
 pub use report::Report;
-pub use snapshot::{Histogram, Snapshot};
+pub use snapshot::{Histogram, MaxSlotMismatch, Snapshot};

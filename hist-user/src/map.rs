@@ -76,6 +76,19 @@ impl<P: KeyPrefix + Ord> HashHistMap<P> {
         Ok(())
     }
 
+    /// Deletes every slot of `prefix` (a prefix that can no longer count, such as the pid of a
+    /// process that exited), leaving the other prefixes alone.
+    pub fn remove_prefix(&mut self, prefix: P) -> Result<(), Error> {
+        for slot in 0..=self.max_slot + 1 {
+            let key = HistKey::new(prefix, slot);
+            match &mut self.map {
+                HashKind::Shared(map) => remove_if_present(map.remove(&key))?,
+                HashKind::PerCpu(map) => remove_if_present(map.remove(&key))?,
+            }
+        }
+        Ok(())
+    }
+
     /// The number of entries (distinct keys) in the map now.
     pub fn len(&self) -> Result<usize, Error> {
         // A failed key lookup is an error, not an entry.

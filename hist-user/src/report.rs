@@ -9,7 +9,7 @@
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use hist_user::{Histogram, Report, hist_core::{Layout, Unit}};
+/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}};
 ///
 /// let mut read = Histogram::new(26);
 /// read.add(12, 900); // 4096 -> 8191 usecs
@@ -19,6 +19,7 @@
 ///     unit: Unit::Microseconds,
 ///     section: Some("operation".into()),
 ///     histograms: vec![("read".into(), read, None)],
+///     drops: Drops::NONE,
 ///     time: SystemTime::now(),
 /// };
 /// assert_eq!(report.histograms[0].1.total(), 900);
@@ -39,6 +40,9 @@ pub struct Report {
     /// The sum is in [`Report::unit`], of the values as recorded (truncated to whole units).
     /// With `section` `None` there is one histogram and its section value is not shown.
     pub histograms: Vec<(String, crate::Histogram, Option<u64>)>,
+    /// The events the program could not count, by cause: over the same interval as the
+    /// histograms (cumulative for Prometheus). Zero in the normal case.
+    pub drops: crate::Drops,
     /// When the snapshot was taken.
     pub time: std::time::SystemTime,
 }

@@ -5,10 +5,30 @@ use std::collections::BTreeMap;
 use hist_core::{Buckets, Log2};
 
 /// One histogram: counts of the finite slots `0..=max_slot` and of the overflow slot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Always valid: at least one finite slot and the overflow slot, whatever it is built from.
+/// Counts saturate at `u64::MAX` rather than wrap or panic.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Histogram {
-    /// `max_slot + 2` counters; the last one is the overflow slot.
+    /// `max_slot + 2` counters (at least 2); the last one is the overflow slot.
     counts: Vec<u64>,
+}
+
+/// [`Histogram::merge`] of histograms with different slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot merge a histogram of max_slot {other} into one of max_slot {this}")]
+pub struct MaxSlotMismatch {
+    /// The `max_slot` of the histogram merged into.
+    pub this: u32,
+    /// The `max_slot` of the one merged.
+    pub other: u32,
+}
+
+/// An empty histogram of one finite slot (max_slot 0).
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl Histogram {
@@ -19,9 +39,14 @@ impl Histogram {
         }
     }
 
-    /// A histogram from its finite slots and its overflow count.
+    /// A histogram from its finite slots and its overflow count; no finite slot at all is
+    /// one empty slot (max_slot 0).
     pub fn from_counts(finite: &[u64], overflow: u64) -> Self {
-        let mut counts = finite.to_vec();
+        let mut counts = if finite.is_empty() {
+            vec![0]
+        } else {
+            finite.to_vec()
+        };
         counts.push(overflow);
         Self { counts }
     }
@@ -49,19 +74,43 @@ impl Histogram {
     /// Adds `count` to `slot`; a slot past the overflow slot counts as overflow.
     pub fn add(&mut self, slot: u32, count: u64) {
         let last = self.counts.len() - 1;
-        self.counts[(slot as usize).min(last)] += count;
+        let counter = &mut self.counts[(slot as usize).min(last)];
+        *counter = counter.saturating_add(count);
     }
 
-    /// Adds every count of `other` (of the same `max_slot`) to this one.
-    pub fn merge(&mut self, other: &Histogram) {
+    /// Adds every count of `other` to this one.
+    ///
+    /// # Errors
+    ///
+    /// [`MaxSlotMismatch`] when `other` has other slots (and this one is left unchanged).
+    pub fn merge(&mut self, other: &Histogram) -> Result<(), MaxSlotMismatch> {
+        if other.max_slot() != self.max_slot() {
+            return Err(MaxSlotMismatch {
+                this: self.max_slot(),
+                other: other.max_slot(),
+            });
+        }
         for (slot, &count) in other.counts.iter().enumerate() {
             self.add(slot as u32, count);
         }
+        Ok(())
     }
 
-    /// The number of values counted, overflow included.
+    /// What was counted after `earlier`, an earlier reading of the same counters: the
+    /// difference slot by slot (counters only grow; a slot `earlier` lacks counts from zero).
+    pub fn since(&self, earlier: &Histogram) -> Histogram {
+        let counts = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(slot, &now)| now.saturating_sub(earlier.count(slot as u32)))
+            .collect();
+        Histogram { counts }
+    }
+
+    /// The number of values counted, overflow included (at most `u64::MAX`).
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.iter().fold(0, |sum, &n| sum.saturating_add(n))
     }
 
     /// True when nothing was counted.

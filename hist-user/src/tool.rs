@@ -15,7 +15,7 @@
 //! # let object: &[u8] = &[];
 //! use clap::Parser as _;
 //! use hist_core::HistDesc as _;
-//! use hist_user::{HistMap, plan::OpSpec, tool::{CommonArgs, Timestamp, Tool, View}};
+//! use hist_user::{plan::OpSpec, tool::{CommonArgs, Timestamp, Tool, View}};
 //!
 //! #[derive(clap::Parser)]
 //! struct Args {
@@ -42,23 +42,25 @@
 //!     averages: false,
 //!     metric: "xfs_reclaim_latency_seconds".into(),
 //!     help: "XFS reclaim latency",
+//!     gone: None,
 //! };
-//! tool.run(HistMap::<Latency>::open(&mut ebpf)?, &view)?;
+//! tool.run::<Latency>(&mut ebpf, &view)?;
 //! # Ok::<(), hist_user::tool::ToolError>(())
 //! ```
 
 use std::{
     cell::{Cell, RefCell},
+    collections::BTreeMap,
     path::Path,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
 use aya::{Ebpf, EbpfLoader};
-use hist_core::{HistDesc, Settings, ToolConfig, Unit};
+use hist_core::{HistDesc, START_MAP, Settings, ToolConfig, Unit, start_entries};
 
 use crate::{
-    Error, HistMap, Report,
+    DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
     interval::{Intervals, Wakeup, local_time_hms},
     kernel::{self, KernelError},
     output,
@@ -156,6 +158,9 @@ pub struct View<P> {
     pub metric: String,
     /// Its help text.
     pub help: &'static str,
+    /// Whether a prefix can no longer count (a pid whose process exited: [`task_gone`]), so
+    /// that its histogram can leave the map; `None` for prefixes that stay (ops).
+    pub gone: Option<fn(&P) -> bool>,
 }
 
 /// A tool being run: its name, its common flags, and the interval clock.
@@ -222,7 +227,8 @@ impl Tool {
     }
 
     /// Loads `object` with `config` written into its `CONFIG` static (see
-    /// `hist_ebpf::ebpf_program!`). Programs are loaded when attached; the tool keeps `object`
+    /// `hist_ebpf::ebpf_program!`), and its start map, if any, sized from the kernel's
+    /// `pid_max` ([`hist_core::start`]). Programs are loaded when attached; the tool keeps `object`
     /// (`include_bytes_aligned!` gives a `'static` one) for fentry on module functions, which
     /// loads them from it again.
     pub fn load<C: ToolConfig + aya::Pod>(
@@ -234,6 +240,7 @@ impl Tool {
         self.object.set(object);
         EbpfLoader::new()
             .override_global("CONFIG", &config, true)
+            .map_max_entries(START_MAP, start_entries(kernel::pid_max()))
             .load(object)
             .map_err(|e| ToolError::Load(e.to_string()))
     }
@@ -270,17 +277,21 @@ impl Tool {
         Err(ToolError::Plan(failures))
     }
 
-    /// Prints the banner, then the histograms every interval (and at Ctrl-C) in the mode the
-    /// flags ask for, clearing the map after each; or, with `--prometheus`, serves them
-    /// cumulatively until Ctrl-C (or `count` intervals).
+    /// Opens the histogram map of `H` (see [`HistMap::open`]) and the drop counters in `ebpf`,
+    /// prints the banner, then what was counted in each interval (and at Ctrl-C) in the mode
+    /// the flags ask for, exactly (see [`IntervalReader`]); or, with `--prometheus`, serves them
+    /// cumulatively until Ctrl-C (or `count` intervals). Events lost to a full map are reported
+    /// with them: a warning line after the text, `dropped` in JSON, a counter in Prometheus.
     pub fn run<H: HistDesc + 'static>(
         &self,
-        map: HistMap<H>,
+        ebpf: &mut Ebpf,
         view: &View<H::Prefix>,
     ) -> Result<(), ToolError>
     where
         H::Prefix: Ord + aya::Pod + Send,
     {
+        let map = HistMap::<H>::open(ebpf)?;
+        let drops = DropCounters::open(ebpf)?;
         let machine = self.args.json || self.args.prometheus.is_some();
         if machine {
             eprintln!("{}", view.banner);
@@ -288,29 +299,40 @@ impl Tool {
             println!("{}", view.banner);
         }
         if let Some(addr) = &self.args.prometheus {
-            return self.serve(addr, map, view);
+            return self.serve(addr, map, drops, view);
         }
-        let mut map = map;
+        // Each interval shows what was counted since the previous one, without clearing the
+        // map: the intervals add up exactly (see `IntervalReader`).
+        let mut intervals = IntervalReader::new(map, drops);
+        if let Some(gone) = view.gone {
+            intervals = intervals.retire_when(gone);
+        }
         let mut countdown = self.args.count.unwrap_or(99_999_999);
         loop {
             let wakeup = self
                 .intervals
                 .wait()
                 .map_err(|e| ToolError::Io(e.to_string()))?;
+            let IntervalCounts {
+                histograms,
+                sums,
+                drops,
+            } = intervals.read()?;
+            let sums = if self.sums.get() { sums } else { None };
             let report = report(
                 self.name,
+                H::LAYOUT,
                 self.unit,
-                self.sums.get(),
-                &map,
-                view.section,
-                view.label,
-            )?;
+                histograms,
+                sums,
+                drops,
+                view,
+            );
             if self.args.json {
                 println!("{}", output::json::to_line(&report));
             } else {
                 print!("{}", self.text(&report, view));
             }
-            map.clear()?;
             countdown -= 1;
             if wakeup == Wakeup::Interrupted || countdown == 0 {
                 return Ok(());
@@ -344,6 +366,9 @@ impl Tool {
                 ));
             }
         }
+        if report.drops.total() > 0 {
+            out.push_str(&format!("{}\n", report.drops));
+        }
         out
     }
 
@@ -351,6 +376,7 @@ impl Tool {
         &self,
         addr: &str,
         map: HistMap<H>,
+        drops: Option<DropCounters>,
         view: &View<H::Prefix>,
     ) -> Result<(), ToolError>
     where
@@ -358,17 +384,37 @@ impl Tool {
     {
         let (name, unit, sums) = (self.name, self.unit, self.sums.get());
         let (metric, help) = (view.metric.clone(), view.help);
-        let (section, label) = (view.section, view.label);
+        let view = View {
+            banner: String::new(),
+            metric: String::new(),
+            ..*view
+        };
         let map = Arc::new(Mutex::new(map));
         let server = output::server::MetricsServer::start(addr, move || {
             let map = map
                 .lock()
                 .map_err(|_| "the map reader panicked".to_string())?;
-            let report =
-                report(name, unit, sums, &map, section, label).map_err(|e| e.to_string())?;
+            // Cumulative, as Prometheus' counters are.
+            let read = || -> Result<Report, Error> {
+                let dropped = match &drops {
+                    Some(drops) => drops.read()?,
+                    None => Drops::NONE,
+                };
+                let sums = if sums { map.sums()? } else { None };
+                Ok(report(
+                    name,
+                    H::LAYOUT,
+                    unit,
+                    map.snapshot()?,
+                    sums,
+                    dropped,
+                    &view,
+                ))
+            };
+            let report = read().map_err(|e| e.to_string())?;
             let family = output::prometheus::Family::new(&metric, help, &report);
             // bcc's pid and tid sections name the task too: `pid="1234",comm="bash"`.
-            let family = match section {
+            let family = match view.section {
                 Some("pid" | "tid") => family.with_detail_label("comm"),
                 _ => family,
             };
@@ -392,43 +438,41 @@ impl Tool {
     }
 }
 
-/// One snapshot of `map` as every output sees it; with the sums when the programs keep them.
-fn report<H: HistDesc>(
+/// The histograms (and sums, and drops) of one interval or one scrape, as every output sees
+/// them, labelled by `view`.
+fn report<P: Copy + Ord>(
     tool: &str,
+    layout: hist_core::Layout,
     unit: Unit,
-    sums: bool,
-    map: &HistMap<H>,
-    section: Option<&str>,
-    label: fn(&H::Prefix) -> String,
-) -> Result<Report, Error>
-where
-    H::Prefix: Ord + aya::Pod,
-{
-    let snapshot = map.snapshot()?;
-    let sums = if sums { map.sums()? } else { None };
-    let histograms = snapshot
+    histograms: crate::Snapshot<P>,
+    sums: Option<BTreeMap<P, u64>>,
+    drops: Drops,
+    view: &View<P>,
+) -> Report {
+    let histograms = histograms
         .into_iter()
         .map(|(prefix, hist)| {
             let sum = sums
                 .as_ref()
                 .map(|sums| sums.get(&prefix).copied().unwrap_or(0));
             // A single histogram has no section value.
-            let label = if section.is_some() {
-                label(&prefix)
+            let label = if view.section.is_some() {
+                (view.label)(&prefix)
             } else {
                 String::new()
             };
             (label, hist, sum)
         })
         .collect();
-    Ok(Report {
+    Report {
         tool: tool.to_string(),
-        layout: H::LAYOUT,
+        layout,
         unit,
-        section: section.map(str::to_string),
+        section: view.section.map(str::to_string),
         histograms,
+        drops,
         time: SystemTime::now(),
-    })
+    }
 }
 
 /// Ends a tool's `main`: on error, prints it with every line starting `{tool}: ` (an attach
@@ -446,6 +490,12 @@ pub fn exit_on_error<E: std::fmt::Display>(tool: &str, result: Result<(), E>) {
         }
         std::process::exit(1);
     }
+}
+
+/// Whether the task `id` (a pid or a tid) has exited: `/proc/<id>` is gone. The idle tasks
+/// (0) never exit.
+pub fn task_gone(id: &u32) -> bool {
+    *id != 0 && !Path::new(&format!("/proc/{id}")).exists()
 }
 
 /// A pid's section label as bcc's tools print it: `"1234 bash\n"` (the comm file's newline

@@ -14,7 +14,7 @@ use std::{
 };
 
 use hist_user::{
-    Histogram, Report,
+    Drops, Histogram, Report,
     hist_core::{Buckets, Layout, Unit},
     output::{
         prometheus::{self, CONTENT_TYPE, EncodeError, Family, encode_families},
@@ -40,6 +40,7 @@ fn report(
             .into_iter()
             .map(|(label, hist, sum)| (label.to_owned(), hist, sum))
             .collect(),
+        drops: Drops::NONE,
         time: SystemTime::now(),
     }
 }
@@ -169,7 +170,10 @@ fn check_series(
 
 #[test]
 fn prometheus_text_parses_back_to_the_histograms() {
-    let report = nfs_report(1);
+    let report = Report {
+        drops: Drops::from([5, 0, u64::MAX]),
+        ..nfs_report(1)
+    };
     let text = prometheus::encode(METRIC, "NFS operation latency.", &report).unwrap();
     let scrape = parse(&text);
 
@@ -178,8 +182,16 @@ fn prometheus_text_parses_back_to_the_histograms() {
         text.contains(&format!("# TYPE {METRIC} histogram\n")),
         "{text}"
     );
-    // read, write, open: each with its buckets, a _sum and a _count.
-    assert_eq!(scrape.samples.len(), 3 * 3, "{:#?}", scrape.samples);
+    // read, write, open: each with its buckets, a _sum and a _count; then the tool's drops.
+    assert_eq!(scrape.samples.len(), 3 * 3 + 3, "{:#?}", scrape.samples);
+    assert!(
+        text.contains("# TYPE nfsdist_dropped_events_total counter\n"),
+        "{text}"
+    );
+    let dropped = |cause| value(&scrape, "nfsdist_dropped_events_total", &[("cause", cause)]);
+    assert_eq!(dropped("histogram_full"), 5.0);
+    assert_eq!(dropped("sums_full"), 0.0);
+    assert_eq!(dropped("start_full"), u64::MAX as f64);
     for (op, hist, sum) in &report.histograms {
         check_series(&scrape, &[("operation", op)], &report, hist, *sum);
     }
@@ -236,7 +248,8 @@ fn several_families_and_a_detail_label() {
     ])
     .unwrap();
     let scrape = parse(&text);
-    assert_eq!(scrape.samples.len(), 2 * 3 + 3 * 3);
+    // Both reports are nfsdist's: one drop family, after the histograms.
+    assert_eq!(scrape.samples.len(), 2 * 3 + 3 * 3 + 3);
     let series = |metric: &str, labels: &[(&str, &str)]| {
         let count = value(&scrape, &format!("{metric}_count"), labels);
         let sum = value(&scrape, &format!("{metric}_sum"), labels);
@@ -276,7 +289,8 @@ fn label_values_are_escaped() {
         text.contains(r#"x_seconds_count{pid="7",comm="a\"b\\c\nd"} 1"#),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 2 + 4 + 2, "{text}");
+    // HELP, TYPE, 4 buckets, _sum, _count; then the drop counters' HELP, TYPE and 3 causes.
+    assert_eq!(text.lines().count(), 2 + 4 + 2 + 2 + 3, "{text}");
 }
 
 #[test]
@@ -506,7 +520,7 @@ fn server_stops_when_dropped() {
     let addr = server.local_addr();
     assert_eq!(request(addr, "GET", "/metrics").status, 200);
     drop(server);
-    // tiny_http's accept thread closes the socket right after the drop; give it a moment.
+    // The listener is closed when the accept thread ends, right after the drop.
     let deadline = Instant::now() + Duration::from_secs(5);
     while TcpStream::connect(addr).is_ok() {
         assert!(

@@ -163,7 +163,23 @@ pub fn tracepoint_exists(category: &str, name: &str) -> Result<bool, KernelError
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any `/proc/mounts` text, hostile escapes and cut lines included, gives mount points
+        /// or none, never a panic.
+        #[test]
+        fn any_mounts_text_parses(text in "(tracefs [ -~\\\\]{0,40} tracefs [ -~]{0,10}\n|[ -~\\\\\n]{0,60})*") {
+            let _ = parse_tracefs_mounts(&text);
+        }
+
+        #[test]
+        fn any_escapes_decode(path in "[ -~\\\\]{0,40}") {
+            let _ = unescape_mount_path(&path);
+        }
+    }
 
     #[test]
     fn finds_tracefs_mounts_and_decodes_escapes() {

@@ -11,7 +11,8 @@
 //! {"tool":"nfsdist","time":1700000000.25,"unit":"usecs","layout":{"log2":{"max_slot":26}},
 //!  "section":"operation","histograms":[{"label":"read","total":6,"sum":null,"buckets":[
 //!  {"low":0,"high":1,"count":0},{"low":2,"high":3,"count":3},{"low":4,"high":7,"count":0},
-//!  {"low":8,"high":15,"count":1},{"low":134217728,"high":null,"count":2}]}]}
+//!  {"low":8,"high":15,"count":1},{"low":134217728,"high":null,"count":2}]}],
+//!  "dropped":{"histogram_full":0,"start_full":0,"sums_full":0}}
 //! ```
 //!
 //! - `time` is the snapshot's time in **Unix seconds** (UTC) with up to six decimals
@@ -27,8 +28,13 @@
 //!   "high": null, "count": n}` follows (the overflow slot). An empty histogram has no buckets.
 //! - `total` counts every value, overflow included; `sum` is the kernel's sum of the recorded
 //!   values (in `unit`) when it kept one, else `null`.
+//! - `dropped` counts the events of the interval that could not be counted, per cause
+//!   ([`hist_core::DropCause`]): a full histogram, sums or start map. All zero normally.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    collections::BTreeMap,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use hist_core::Buckets;
 use serde::{Deserialize, Serialize};
@@ -50,6 +56,9 @@ pub struct Interval {
     pub section: Option<String>,
     /// The histograms, in print order.
     pub histograms: Vec<Histogram>,
+    /// The events not counted in the interval, per cause (`histogram_full`, `sums_full`,
+    /// `start_full`: [`hist_core::DropCause::name`]), zeros included.
+    pub dropped: BTreeMap<String, u64>,
 }
 
 /// How slots map to values: `{"log2":{"max_slot":26}}` or
@@ -132,6 +141,11 @@ impl Interval {
                     buckets: buckets(report.layout, hist),
                 })
                 .collect(),
+            dropped: report
+                .drops
+                .iter()
+                .map(|(cause, count)| (cause.name().to_owned(), count))
+                .collect(),
         }
     }
 }
@@ -140,7 +154,7 @@ impl Interval {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use hist_user::{Histogram, Report, hist_core::{Layout, Unit}, output::json};
+/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}, output::json};
 ///
 /// let report = Report {
 ///     tool: "cpudist".into(),
@@ -148,11 +162,12 @@ impl Interval {
 ///     unit: Unit::Microseconds,
 ///     section: None,
 ///     histograms: vec![(String::new(), Histogram::from_counts(&[0, 2, 0, 0, 0], 0), Some(5))],
+///     drops: Drops::from([0, 0, 3]),
 ///     time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_500),
 /// };
 /// assert_eq!(
 ///     json::to_line(&report),
-///     r#"{"tool":"cpudist","time":1700000000.5,"unit":"usecs","layout":{"log2":{"max_slot":4}},"section":null,"histograms":[{"label":null,"total":2,"sum":5,"buckets":[{"low":0,"high":1,"count":0},{"low":2,"high":3,"count":2}]}]}"#
+///     r#"{"tool":"cpudist","time":1700000000.5,"unit":"usecs","layout":{"log2":{"max_slot":4}},"section":null,"histograms":[{"label":null,"total":2,"sum":5,"buckets":[{"low":0,"high":1,"count":0},{"low":2,"high":3,"count":2}]}],"dropped":{"histogram_full":0,"start_full":3,"sums_full":0}}"#
 /// );
 /// ```
 pub fn to_line(report: &Report) -> String {
@@ -221,6 +236,7 @@ mod tests {
                 .into_iter()
                 .map(|(label, hist, sum)| (label.to_owned(), hist, sum))
                 .collect(),
+            drops: crate::Drops::NONE,
             time: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
         }
     }

@@ -46,6 +46,19 @@
 //! without it the whole value is the label value. A report without a section has one series
 //! without labels.
 //!
+//! # Drops
+//!
+//! After its histograms, each tool's drop counters ([`Report::drops`], cumulative like the
+//! histograms) are one counter family, every cause always present:
+//!
+//! ```text
+//! # HELP nfsdist_dropped_events_total Events the probes saw but could not count, by cause (a full kernel map).
+//! # TYPE nfsdist_dropped_events_total counter
+//! nfsdist_dropped_events_total{cause="histogram_full"} 0
+//! nfsdist_dropped_events_total{cause="sums_full"} 0
+//! nfsdist_dropped_events_total{cause="start_full"} 0
+//! ```
+//!
 //! # Counters never go down
 //!
 //! Prometheus treats every bucket, `_sum` and `_count` as a counter. The caller must pass
@@ -56,7 +69,7 @@
 
 use std::collections::HashSet;
 
-use hist_core::Buckets;
+use hist_core::{Buckets, DropCause};
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, NoLabelSet, prometheus_text},
@@ -141,7 +154,7 @@ pub enum EncodeError {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use hist_user::{Histogram, Report, hist_core::{Layout, Unit}, output::prometheus};
+/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}, output::prometheus};
 ///
 /// let report = Report {
 ///     tool: "xfsreclaim".into(),
@@ -149,12 +162,15 @@ pub enum EncodeError {
 ///     unit: Unit::Microseconds,
 ///     section: Some("operation".into()),
 ///     histograms: vec![("count".into(), Histogram::from_counts(&[1; 27], 0), Some(99))],
+///     drops: Drops::NONE,
 ///     time: SystemTime::now(),
 /// };
 /// let text = prometheus::encode("xfs_reclaim_latency_seconds", "XFS reclaim latency.", &report)?;
 /// assert!(text.contains("xfs_reclaim_latency_seconds_bucket{operation=\"count\",le=\"0.008192\"} 13\n"));
 /// assert!(text.contains("xfs_reclaim_latency_seconds_sum{operation=\"count\"} 0.000099\n"));
 /// assert!(text.contains("xfs_reclaim_latency_seconds_count{operation=\"count\"} 27\n"));
+/// assert!(text.contains("xfsreclaim_dropped_events_total{cause=\"histogram_full\"} 0\n"));
+/// assert!(text.contains("xfsreclaim_dropped_events_total{cause=\"histogram_full\"} 0\n"));
 /// # Ok::<(), prometheus::EncodeError>(())
 /// ```
 pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, EncodeError> {
@@ -166,12 +182,13 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 ///
 /// ```
 /// # use std::time::SystemTime;
-/// # use hist_user::{Histogram, Report, hist_core::{Layout, Unit}};
+/// # use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}};
 /// use hist_user::output::prometheus::{Family, encode_families};
 ///
 /// # let mut report = Report {
 /// #     tool: "cpudist".into(), layout: Layout::log2(26), unit: Unit::Microseconds,
-/// #     section: Some("pid".into()), histograms: vec![], time: SystemTime::now(),
+/// #     section: Some("pid".into()), histograms: vec![], drops: Drops::NONE,
+/// #     time: SystemTime::now(),
 /// # };
 /// # report.histograms.push(("1234 bash".into(), Histogram::from_counts(&[1; 27], 0), Some(99)));
 /// // report.section is "pid", its section values "1234 bash", …
@@ -183,6 +200,7 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 /// ```
 pub fn encode_families(families: &[Family<'_>]) -> Result<String, EncodeError> {
     let mut names = HashSet::new();
+    let reports: Vec<&Report> = families.iter().map(|family| family.report).collect();
     let families = families
         .iter()
         .map(|family| {
@@ -192,8 +210,16 @@ pub fn encode_families(families: &[Family<'_>]) -> Result<String, EncodeError> {
             FamilyData::new(family)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Each tool's drop counters once, after its histograms, from its first report.
+    let mut tools = HashSet::new();
+    let drops = families
+        .iter()
+        .zip(&reports)
+        .filter(|(_, report)| tools.insert(report.tool.as_str()))
+        .map(|(_, report)| DropsData::new(report))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(families)));
+    registry.register_collector(Box::new(Families(families, drops)));
     let mut text = String::new();
     prometheus_text::encode(&mut text, &registry)
         .expect("writing to a String cannot fail, and every name was checked");
@@ -263,7 +289,12 @@ impl FamilyData {
                 });
             }
             let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(hist.finite().len());
+            // The encoder sums the buckets up: cap them so that the sum stops at u64::MAX
+            // instead of overflowing (counts that large only come from corrupt input).
+            let mut room = u64::MAX;
             for (slot, &count) in hist.finite().iter().enumerate() {
+                let count = count.min(room);
+                room -= count;
                 let le = upper_bound_seconds(report.layout, report.unit, slot as u32);
                 match buckets.last_mut() {
                     // Bounds too large for an f64 to tell apart are one bucket, not two
@@ -324,9 +355,29 @@ fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The collector `prometheus-client` calls to encode the families.
+/// A tool's drop counters: `{tool}_dropped_events_total{cause="…"}`, every cause.
 #[derive(Debug)]
-struct Families(Vec<FamilyData>);
+struct DropsData {
+    name: String,
+    counts: Vec<(DropCause, u64)>,
+}
+
+impl DropsData {
+    fn new(report: &Report) -> Result<Self, EncodeError> {
+        let name = format!("{}_dropped_events", report.tool);
+        if !valid_metric_name(&name) {
+            return Err(EncodeError::MetricName(name));
+        }
+        Ok(Self {
+            name,
+            counts: report.drops.iter().collect(),
+        })
+    }
+}
+
+/// The collector `prometheus-client` calls to encode the families, then the drop counters.
+#[derive(Debug)]
+struct Families(Vec<FamilyData>, Vec<DropsData>);
 
 impl Collector for Families {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -346,6 +397,19 @@ impl Collector for Families {
                         &series.buckets,
                         None,
                     )?;
+            }
+        }
+        for drops in &self.1 {
+            let mut metric = encoder.encode_descriptor(
+                &drops.name,
+                "Events the probes saw but could not count, by cause (a full kernel map).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (cause, count) in &drops.counts {
+                metric
+                    .encode_family(&[("cause", cause.name())])?
+                    .encode_counter::<NoLabelSet, _, u64>(count, None)?;
             }
         }
         Ok(())

@@ -1,9 +1,8 @@
-//! `--prometheus ADDR`: an HTTP server answering `GET /metrics`, on its own thread.
+//! `--prometheus ADDR`: an HTTP server answering `GET /metrics`, on threads of its own.
 //!
 //! [`MetricsServer::start`] binds `ADDR` at once, so a bad or busy address is a one-line error
 //! before the tool does anything else (`cannot listen on 127.0.0.1:99999: port "99999" is not
-//! a number from 0 to 65535`), then serves on a thread of its own until it is dropped. HTTP is
-//! spoken by the `tiny_http` crate.
+//! a number from 0 to 65535`), then serves until it is dropped.
 //!
 //! | request | answer |
 //! |---|---|
@@ -11,6 +10,21 @@
 //! | `GET /metrics` when `render` fails | 500, the first line of its error, `text/plain` |
 //! | another path | 404 |
 //! | another method on `/metrics` | 405, `Allow: GET` |
+//! | a request line that is not HTTP | 400 |
+//! | a request head over [`MAX_REQUEST_HEAD`] bytes | 431 |
+//! | a request head not complete within [`REQUEST_TIMEOUT`] | the connection is closed |
+//!
+//! The tool serving it often runs as root, and a scrape must never stall it: every connection
+//! has its own thread and [`REQUEST_TIMEOUT`] to send its request and take the answer, at most
+//! [`MAX_CONNECTIONS`] are open at once (more are closed at once), one answer per connection
+//! (`Connection: close`), and `render` runs one scrape at a time. A panic in `render` is a 500.
+//! The HTTP is this small on purpose: `tiny_http`, tried first, reads a request head of any
+//! size into memory, so one client could exhaust the tool's memory.
+//!
+//! A scrape reveals what the text format carries: the histograms, with the section labels the
+//! tool prints (operation names, or pids and process names for per-process histograms), and
+//! the drop counters. Bind it where only the scraper can reach it (`127.0.0.1:9435`), or
+//! firewall the port.
 //!
 //! # ADDR
 //!
@@ -23,22 +37,27 @@
 //!   `127.0.0.1:0`).
 
 use std::{
-    io,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs},
+    io::{self, Read as _, Write as _},
+    net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    thread::JoinHandle,
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
 };
-
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::prometheus;
 
 /// The path that serves the metrics.
 pub const METRICS_PATH: &str = "/metrics";
+/// How long a client has to send its request head, and to take each part of the answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest request head (request line and headers) read; a longer one gets a 431.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// The most connections served at once; more are closed as they come.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// `ADDR` could not be listened on: it does not parse, does not resolve, or cannot be bound.
 ///
@@ -53,9 +72,11 @@ pub struct Error {
     pub cause: io::Error,
 }
 
-/// An HTTP server of `/metrics` on its own thread; it stops when dropped.
+/// What renders a scrape: the text, or a one-line reason for a 500.
+type Render = dyn Fn() -> Result<String, String> + Send;
+
+/// An HTTP server of `/metrics` on threads of its own; it stops when dropped.
 pub struct MetricsServer {
-    server: Arc<Server>,
     local_addr: SocketAddr,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -71,7 +92,7 @@ impl std::fmt::Debug for MetricsServer {
 
 impl MetricsServer {
     /// Binds `addr` (see the [module docs](self#addr)) and serves `GET /metrics` with what
-    /// `render` returns, calling it once per scrape on the server's thread.
+    /// `render` returns, calling it once per scrape, one scrape at a time.
     ///
     /// `render` gives the Prometheus text format ([`prometheus::encode`]) or a one-line reason
     /// why it cannot, which the scraper gets as a 500. A panic in `render` is a 500 too, and the
@@ -86,20 +107,16 @@ impl MetricsServer {
         };
         let listener = bind(addr).map_err(error)?;
         let local_addr = listener.local_addr().map_err(error)?;
-        let server = Server::from_listener(listener, None)
-            .map_err(|e| error(io::Error::other(e.to_string())))?;
-        let server = Arc::new(server);
         let stopping = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new()
+        let render: Arc<Mutex<Box<Render>>> = Arc::new(Mutex::new(Box::new(render)));
+        let thread = thread::Builder::new()
             .name("hist-metrics".into())
             .spawn({
-                let server = Arc::clone(&server);
                 let stopping = Arc::clone(&stopping);
-                move || serve(&server, &stopping, local_addr, &render)
+                move || accept(&listener, &stopping, &render)
             })
             .map_err(error)?;
         Ok(MetricsServer {
-            server,
             local_addr,
             stopping,
             thread: Some(thread),
@@ -120,69 +137,217 @@ impl MetricsServer {
 impl Drop for MetricsServer {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
+        // Wake the accept loop with a connection of our own; on `[::]` or `0.0.0.0`, through
+        // loopback.
+        let mut wake = self.local_addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, REQUEST_TIMEOUT);
         if let Some(thread) = self.thread.take() {
-            // The thread only ends by the unblock above or by a failed accept; a panic is
-            // caught per request, so there is nothing to report from it.
             let _ = thread.join();
         }
-        // Dropping the last `Arc<Server>` stops tiny_http's accept thread and closes the socket.
     }
 }
 
-/// The server's loop: answer requests until [`MetricsServer`] is dropped.
-fn serve(
-    server: &Server,
-    stopping: &AtomicBool,
-    addr: SocketAddr,
-    render: &dyn Fn() -> Result<String, String>,
-) {
-    loop {
-        match server.recv() {
-            Ok(request) => respond(request, render),
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(e) => {
-                // tiny_http stops accepting after this: say so rather than go quiet.
-                eprintln!("metrics server on {addr} stopped: {e}");
-                return;
-            }
+/// The accept loop: one thread per connection, at most [`MAX_CONNECTIONS`] at once, until the
+/// server is dropped.
+fn accept(listener: &TcpListener, stopping: &AtomicBool, render: &Arc<Mutex<Box<Render>>>) {
+    let open = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else {
+            // Out of file descriptors or a connection reset before accept: the next may do.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed
+        }
+        let (open, render) = (Arc::clone(&open), Arc::clone(render));
+        let spawned = thread::Builder::new()
+            .name("hist-metrics-conn".into())
+            .spawn(move || {
+                serve(stream, &render);
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            // No thread to serve it: the stream went with the closure, closed.
+            eprintln!("metrics server: cannot start a thread for a connection");
         }
     }
 }
 
-fn respond(request: Request, render: &dyn Fn() -> Result<String, String>) {
-    let path = request.url().split('?').next().unwrap_or_default();
-    let response = if path != METRICS_PATH {
-        text(
+/// Reads one request from `stream` and answers it.
+fn serve(mut stream: TcpStream, render: &Mutex<Box<Render>>) {
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    let response = match read_head(&mut stream) {
+        Head::Complete(head) => respond(&head, render),
+        Head::TooLarge => {
+            Response::text(431, format!("request head over {MAX_REQUEST_HEAD} bytes\n"))
+        }
+        // Timed out, or the client went away: no one to answer.
+        Head::Incomplete => return,
+    };
+    let _ = stream.write_all(&response.bytes());
+    let _ = stream.shutdown(Shutdown::Write);
+    // Let the client read the answer before the close: drain what it still sends, briefly.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let _ = io::copy(&mut stream.take(MAX_REQUEST_HEAD as u64), &mut io::sink());
+}
+
+/// What a client sent before its head ended, or did not.
+enum Head {
+    Complete(Vec<u8>),
+    TooLarge,
+    Incomplete,
+}
+
+/// Reads up to the blank line that ends a request head, within [`REQUEST_TIMEOUT`] in all.
+fn read_head(stream: &mut TcpStream) -> Head {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = find(&head, b"\r\n\r\n") {
+            head.truncate(end);
+            return Head::Complete(head);
+        }
+        if head.len() > MAX_REQUEST_HEAD {
+            return Head::TooLarge;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Head::Incomplete;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return Head::Incomplete,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The answer to a complete request head.
+fn respond(head: &[u8], render: &Mutex<Box<Render>>) -> Response {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let request_line = lines.next().unwrap_or_default();
+    let Some((method, target)) = parse_request_line(request_line) else {
+        return Response::text(400, "not an HTTP/1.x request\n".to_owned());
+    };
+    if !lines.all(valid_header) {
+        return Response::text(400, "malformed header\n".to_owned());
+    }
+    let path = target.split('?').next().unwrap_or_default();
+    if path != METRICS_PATH {
+        return Response::text(
             404,
             format!("not found: the metrics are at {METRICS_PATH}\n"),
-        )
-    } else if *request.method() != Method::Get {
-        text(
-            405,
-            format!("method {} not allowed: use GET\n", request.method()),
-        )
-        .with_header(header("Allow", "GET"))
-    } else {
-        match catch_unwind(AssertUnwindSafe(render)) {
-            Ok(Ok(body)) => Response::from_string(body)
-                .with_header(header("Content-Type", prometheus::CONTENT_TYPE)),
-            Ok(Err(reason)) => text(500, format!("{}\n", first_line(&reason))),
-            Err(_) => text(500, "rendering the metrics panicked\n".to_owned()),
-        }
+        );
+    }
+    if method != "GET" {
+        let mut response = Response::text(405, format!("method {method} not allowed: use GET\n"));
+        response.allow_get = true;
+        return response;
+    }
+    // One scrape at a time; a panic in an earlier one left nothing half-done in the lock.
+    let render = render.lock().unwrap_or_else(|e| e.into_inner());
+    match catch_unwind(AssertUnwindSafe(&*render)) {
+        Ok(Ok(body)) => Response {
+            status: 200,
+            content_type: prometheus::CONTENT_TYPE,
+            body,
+            allow_get: false,
+        },
+        Ok(Err(reason)) => Response::text(500, format!("{}\n", first_line(&reason))),
+        Err(_) => Response::text(500, "rendering the metrics panicked\n".to_owned()),
+    }
+}
+
+/// `METHOD SP TARGET SP HTTP/1.x`, printable ASCII only: the method and the target.
+fn parse_request_line(line: &[u8]) -> Option<(&str, &str)> {
+    let line = std::str::from_utf8(line).ok()?;
+    if !line.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return None;
+    }
+    let mut words = line.split(' ');
+    let (method, target, version) = (words.next()?, words.next()?, words.next()?);
+    let valid = words.next().is_none()
+        && !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_uppercase())
+        && target.starts_with('/')
+        && matches!(version, "HTTP/1.0" | "HTTP/1.1");
+    valid.then_some((method, target))
+}
+
+/// `name: value`, the name an HTTP token, the value printable; a `Content-Length` a number.
+fn valid_header(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
     };
-    // A scraper that hung up gets nothing: there is no one to tell.
-    let _ = request.respond(response);
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ' || *b == b'\t' || *b >= 0x80;
+    let content_length_ok = !name.eq_ignore_ascii_case(b"content-length")
+        || std::str::from_utf8(value).is_ok_and(|v| v.trim().parse::<u64>().is_ok());
+    !name.is_empty() && name.iter().all(token) && value.iter().all(printable) && content_length_ok
 }
 
-fn text(status: u16, body: String) -> Response<io::Cursor<Vec<u8>>> {
-    Response::from_string(body)
-        .with_status_code(status)
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+/// An answer, always the last on its connection.
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    allow_get: bool,
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header without newlines")
+impl Response {
+    fn text(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+            allow_get: false,
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let Self {
+            status,
+            content_type,
+            body,
+            allow_get,
+        } = self;
+        let reason = match status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            431 => "Request Header Fields Too Large",
+            _ => "Internal Server Error",
+        };
+        let allow = if *allow_get { "Allow: GET\r\n" } else { "" };
+        let mut bytes = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body.as_bytes());
+        bytes
+    }
 }
 
 fn first_line(text: &str) -> &str {
@@ -287,6 +452,35 @@ mod tests {
             resolve("127.0.0.1:x").unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    #[test]
+    fn request_lines() {
+        assert_eq!(
+            parse_request_line(b"GET /metrics?x=1 HTTP/1.1"),
+            Some(("GET", "/metrics?x=1"))
+        );
+        assert_eq!(parse_request_line(b"POST / HTTP/1.0"), Some(("POST", "/")));
+        assert!(valid_header(b"Host: localhost:9435"));
+        assert!(valid_header(b"Content-Length: 0"));
+        assert!(!valid_header(b"Content-Length: -5"));
+        assert!(!valid_header(b"no colon"));
+        assert!(!valid_header(b": no name"));
+        assert!(!valid_header(b"Bad Name: x"));
+        assert!(!valid_header(b"X: \x00"));
+        for bad in [
+            &b""[..],
+            b"GET",
+            b"GET /metrics",
+            b"GET /metrics HTTP/2",
+            b"get /metrics HTTP/1.1",
+            b"GET metrics HTTP/1.1",
+            b"GET /metrics HTTP/1.1 x",
+            b"GET /m\x00 HTTP/1.1",
+            b"GET /\xff HTTP/1.1",
+        ] {
+            assert_eq!(parse_request_line(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

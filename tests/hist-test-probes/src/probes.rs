@@ -1,39 +1,19 @@
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns,
+    },
     macros::{map, tracepoint},
     maps::HashMap,
     programs::TracePointContext,
 };
 use hist_ebpf::{
-    ArrayHist, HashHist, HistDesc, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
-    hist_core::{Layout, Unit},
+    ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist, StartTimes, Sums,
 };
 
-/// Slots of the test histograms; values of 2^12 and above land in the overflow slot.
-const MAX_SLOT: u32 = 11;
-/// Logical prefixes of the key test: the low bits of the timestamp, `0..KEY_OPS`.
-const KEY_OPS: u64 = 3;
-
-/// A test histogram's description: `u32` prefixes, log2 slots up to `MAX_SLOT`. The live tests
-/// declare the same descriptions on their side (and wrong ones, to see them refused).
-macro_rules! desc {
-    ($desc:ident, $name:literal, $prefixes:expr) => {
-        struct $desc;
-        impl HistDesc for $desc {
-            type Prefix = u32;
-            const NAME: &'static str = $name;
-            const LAYOUT: Layout = Layout::log2(MAX_SLOT);
-            const UNIT: Unit = Unit::Nanoseconds;
-            const PREFIXES: u32 = $prefixes;
-        }
-    };
-}
-
-desc!(KeysHist, "KEYS_HIST", KEY_OPS as u32);
-desc!(CountHash, "COUNT_HASH", 4);
-desc!(CountPerCpuHash, "COUNT_PERCPU_HASH", 4);
-desc!(CountArray, "COUNT_ARRAY", 2);
-desc!(CountPerCpuArray, "COUNT_PERCPU_ARRAY", 2);
+use crate::descs::{
+    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS, KeysHist,
+    RoomyHist, TinyHist,
+};
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
 
@@ -58,7 +38,7 @@ static KEYS_PADDED: HashMap<PaddedKey, u64> = HashMap::with_max_entries(4096, 0)
 pub fn keys_sched_switch(_ctx: TracePointContext) -> u32 {
     // SAFETY: BPF helpers without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let op = (now >> 3) % KEY_OPS;
+    let op = (now >> 3) % KEY_OPS as u64;
     // A spread of values over slots 0..=MAX_SLOT+1 (overflow included).
     let value = (now >> 7) & 0x1fff;
 
@@ -119,6 +99,34 @@ pub fn count_getpid(_ctx: TracePointContext) -> u32 {
     COUNT_PERCPU_HASH.record(prefix, value);
     COUNT_ARRAY.record(prefix, value);
     COUNT_PERCPU_ARRAY.record(prefix, value);
+    0
+}
+
+// ---- drops: maps too small for what the probe records, next to one that has room ----
+
+#[map]
+static TINY_HIST: HashHist<TinyHist> = HashHist::new();
+#[map]
+static TINY_HIST_SUM: Sums<TinyHist> = Sums::new();
+#[map]
+static ROOMY_HIST: HashHist<RoomyHist> = HashHist::new();
+/// Room for three starts.
+#[map]
+static TINY_START: StartTimes<u32> = StartTimes::with_max_entries(3);
+
+#[tracepoint]
+pub fn drops_getpid(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    // SAFETY: BPF helper without arguments.
+    let prefix = unsafe { bpf_get_prandom_u32() } % DROP_PREFIXES;
+    TINY_HIST.record(prefix, 0);
+    TINY_HIST_SUM.add(prefix, 1);
+    ROOMY_HIST.record(prefix, 0);
+    TINY_START.start_at(&prefix, 1);
     0
 }
 

@@ -1,4 +1,8 @@
-//! What the live-kernel tests share: the compiled eBPF objects of the repository.
+//! What the live-kernel tests share: the compiled eBPF objects of the repository, and the
+//! descriptions of the test probes' histograms.
+
+#[path = "../../hist-test-probes/src/descs.rs"]
+pub mod descs;
 
 /// The compiled test probes (`tests/hist-test-probes`).
 pub static PROBES: &[u8] =

@@ -1,13 +1,16 @@
 //! Exact counting on the live kernel: every getpid() of one child, made from two threads, is
-//! counted once in every map kind of hist-ebpf, and read back through hist-user.
+//! counted once in every map kind of hist-ebpf, and read back through hist-user; read in many
+//! short intervals while the events pour in, the intervals add up to every one of them.
 
 mod common;
 
 use aya::EbpfLoader;
-use hist_live_tests::PROBES;
-use hist_user::{ArrayHistMap, HashHistMap, Snapshot};
+use hist_live_tests::{
+    PROBES,
+    descs::{CountHash, CountPerCpuHash, MAX_SLOT},
+};
+use hist_user::{ArrayHistMap, DropCounters, HashHistMap, HistMap, IntervalReader, Snapshot};
 
-const MAX_SLOT: u32 = 11;
 const CALLS: u64 = 100_000;
 
 fn total<P>(snapshot: &Snapshot<P>) -> u64 {
@@ -51,4 +54,49 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
         hash.values().any(|h| h.overflow() > 0),
         "overflow slot never used: {hash:?}"
     );
+}
+
+#[test]
+fn intervals_of_a_busy_map_add_up_to_every_event() {
+    // 2 000 000 on real hardware; fewer under emulation, which is that much slower.
+    let calls = 2_000_000 / u64::from(common::time_scale());
+    let mut workload = common::Workload::spawn(&["getpid", &calls.to_string(), "4"]);
+    let mut ebpf = EbpfLoader::new()
+        .override_global("TARGET_TGID", &workload.pid(), true)
+        .load(PROBES)
+        .expect("load test probes");
+    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
+    // The same events go to both maps: one read every 10 ms, one only at the end.
+    let drops = DropCounters::open(&mut ebpf).unwrap();
+    let mut intervals =
+        IntervalReader::new(HistMap::<CountPerCpuHash>::open(&mut ebpf).unwrap(), drops);
+    let cumulative = HistMap::<CountHash>::open(&mut ebpf).unwrap();
+
+    workload.start();
+    let mut summed = Snapshot::<u32>::new();
+    let (mut busy, mut dropped) = (0, 0);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let finished = workload.finished();
+        let counts = intervals.read().unwrap();
+        busy += usize::from(!counts.histograms.is_empty());
+        dropped += counts.drops.total();
+        for (prefix, hist) in counts.histograms {
+            summed
+                .entry(prefix)
+                .or_insert_with(|| hist_user::Histogram::new(MAX_SLOT))
+                .merge(&hist)
+                .unwrap();
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(
+        busy >= 20,
+        "only {busy} intervals saw events: read more often"
+    );
+    assert_eq!(total(&summed), calls, "the intervals add up to every call");
+    assert_eq!(summed, cumulative.snapshot().unwrap(), "slot by slot");
+    assert_eq!(dropped, 0);
 }

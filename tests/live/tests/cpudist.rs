@@ -158,6 +158,80 @@ fn per_process_sections_name_the_process() {
     );
 }
 
+/// The entries of the start map (`START`) of the running cpudist `pid`, found through the map
+/// fds it holds.
+fn start_map_entries(pid: u32) -> usize {
+    let mut ids = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap() {
+        let info = std::fs::read_to_string(fd.unwrap().path()).unwrap_or_default();
+        ids.extend(
+            info.lines()
+                .filter_map(|l| l.strip_prefix("map_id:\t")?.parse::<u32>().ok()),
+        );
+    }
+    let start = aya::maps::loaded_maps()
+        .filter_map(Result::ok)
+        .find(|map| ids.contains(&map.id()) && map.name_as_str() == Some("START"))
+        .unwrap_or_else(|| panic!("cpudist {pid} holds no START map (maps {ids:?})"));
+    let data = aya::maps::MapData::from_id(start.id()).unwrap();
+    let start: aya::maps::HashMap<_, [u32; 2], u64> =
+        aya::maps::HashMap::try_from(aya::maps::Map::HashMap(data)).unwrap();
+    start.keys().filter_map(Result::ok).count()
+}
+
+/// The tasks alive now: every thread of every process.
+fn live_tasks() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read_dir(e.path().join("task")).ok())
+        .map(Iterator::count)
+        .sum()
+}
+
+/// 20 000 processes come and go under `cpudist -O -P --attach hook`; then a sleeper sleeps.
+fn churn(hook: &str) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const PROCESSES: &str = "20000";
+    let cpudist = Cpudist::start(&["-O", "-P", "--attach", hook]);
+    common::Workload::spawn(&["churn", PROCESSES]).run_to_end();
+    let sleeper = common::Workload::spawn(&["sleep", "20", "20"]);
+    let pid = sleeper.pid();
+    sleeper.run_to_end();
+    // A dying task's last switch starts nothing: what is left is live tasks, one idle task per
+    // CPU (tid 0), and tasks that exited between the two counts (a few: the system is quiet).
+    let (entries, live) = (start_map_entries(cpudist.child.id()), live_tasks());
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let output = cpudist.interrupt();
+    assert!(
+        entries <= live + cpus + 16,
+        "{entries} start entries for {live} live tasks after {PROCESSES} processes"
+    );
+    // The sleeper's 20 sleeps of 20 ms, after the churn, are in its section's 16 ms row.
+    let section = output
+        .split("\npid = ")
+        .find(|s| s.split_whitespace().next() == Some(&pid.to_string()))
+        .unwrap_or_else(|| panic!("no section for the sleeper {pid}:\n{output}"));
+    let rows = rows(section);
+    assert!(
+        rows.get(&16384).copied().unwrap_or(0) >= 18,
+        "20 sleeps of 20 ms in 16384 -> 32767:\n{section}"
+    );
+    assert!(!output.contains("WARNING"), "nothing dropped:\n{output}");
+}
+
+#[test]
+fn off_cpu_start_map_holds_only_live_tasks_after_churn_via_tp_btf() {
+    churn("tp_btf");
+}
+
+#[test]
+fn off_cpu_start_map_holds_only_live_tasks_after_churn_via_tracepoint() {
+    hist_user::kernel::ensure_tracefs().expect("tracefs");
+    churn("tracepoint");
+}
+
 /// Runs cpudist to completion; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(cpudist_bin())
@@ -288,6 +362,11 @@ fn json_lines_hold_the_sleeps_in_the_16ms_bucket() {
     assert_eq!(interval["tool"], "cpudist");
     assert_eq!(interval["unit"], "usecs");
     assert_eq!(interval["section"], serde_json::Value::Null);
+    assert_eq!(
+        interval["dropped"],
+        serde_json::json!({"histogram_full": 0, "sums_full": 0, "start_full": 0}),
+        "nothing lost"
+    );
     let hist = &interval["histograms"][0];
     let in_20ms = json_bucket(hist, 16384);
     assert!(
@@ -323,6 +402,10 @@ fn buckets(text: &str, metric: &str) -> Option<Series> {
             }
             (Value::Untyped(v) | Value::Counter(v), Some("_count")) => count = Some(*v),
             (Value::Untyped(v) | Value::Counter(v), Some("_sum")) => sum = Some(*v),
+            // Nothing lost: every cause of the drop counters is there, at zero.
+            (Value::Counter(dropped), None) if sample.metric == "cpudist_dropped_events_total" => {
+                assert_eq!(*dropped, 0.0, "{sample:?}")
+            }
             _ => panic!("unexpected sample {sample:?}"),
         }
     }

@@ -6,7 +6,10 @@ mod common;
 
 use aya::EbpfLoader;
 use hist_core::{HistDesc, Layout, Unit};
-use hist_live_tests::PROBES;
+use hist_live_tests::{
+    PROBES,
+    descs::{CountHash, CountPerCpuArray as CountArray},
+};
 use hist_user::{Error, HistMap};
 
 /// Declares a description of a test-probe map (`tests/hist-test-probes`: log2 up to slot 11).
@@ -23,8 +26,6 @@ macro_rules! desc {
     };
 }
 
-desc!(CountHash, "COUNT_HASH", u32, 11, 4);
-desc!(CountArray, "COUNT_PERCPU_ARRAY", u32, 11, 2);
 desc!(OtherMaxSlot, "COUNT_HASH", u32, 12, 4);
 desc!(OtherPrefix, "COUNT_HASH", [u32; 2], 11, 4);
 desc!(OtherSize, "COUNT_HASH", u32, 11, 8);

@@ -13,7 +13,7 @@ use std::{
 
 use common::prometheus::{Prometheus, free_port};
 use hist_user::{
-    Histogram, Report,
+    Drops, Histogram, Report,
     hist_core::{Layout, Unit},
     output::{
         prometheus::{self, Family, encode_families},
@@ -35,6 +35,7 @@ fn known_report() -> Report {
         unit: Unit::Microseconds,
         section: Some("operation".into()),
         histograms: vec![("read".into(), read, Some(900 * 6_000 + 100 * 20_000))],
+        drops: Drops::from([0, 0, 7]),
         time: SystemTime::now(),
     }
 }
@@ -51,6 +52,8 @@ fn quantiles_of_a_known_histogram_are_interpolated_inside_its_slots() {
     let count = server.query(&format!("{METRIC}_count{labels}")).unwrap();
     let sum = server.query(&format!("{METRIC}_sum{labels}")).unwrap();
     assert_eq!((count, sum), (1000.0, 7.4));
+    let start_full = r#"nfsdist_dropped_events_total{job="hist",cause="start_full"}"#;
+    assert_eq!(server.query(start_full).unwrap(), 7.0);
     let quantile = |q: f64| {
         server
             .query(&format!("histogram_quantile({q}, {METRIC}_bucket{labels})"))

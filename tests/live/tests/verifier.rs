@@ -108,7 +108,11 @@ fn test_probes_load() {
     assert_all(
         "tests/hist-test-probes",
         PROBES,
-        vec!["count_getpid".into(), "keys_sched_switch".into()],
+        vec![
+            "count_getpid".into(),
+            "drops_getpid".into(),
+            "keys_sched_switch".into(),
+        ],
     );
 }
 

@@ -28,6 +28,9 @@ pub struct Config {
     pub include_idle: u32,
     /// 0: one histogram, 1: per process (`-P`), 2: per thread (`-L`).
     pub hist_by: u32,
+    /// Where `struct task_struct` keeps the task's state (`__state`; `state` before 5.14), from
+    /// the kernel's BTF, for `tp_btf` to see a dying task's last switch; 0 when unknown.
+    pub task_state_offset: u32,
 }
 
 hist_core::tool_config!(Config);

@@ -7,13 +7,14 @@
 //!
 //! * the task got this CPU at the previous switch on this CPU (`SWITCHED_IN`, per CPU), so its
 //!   on-CPU time is `now − SWITCHED_IN`;
-//! * its off-CPU time runs from its previous switch-out (`LEFT_CPU`) to that switch-in; it is
-//!   recorded one time slice late, when the task leaves the CPU again.
+//! * its off-CPU time runs from its previous switch-out (`START`) to that switch-in; it is
+//!   recorded one time slice late, when the task leaves the CPU again. A dying task's last
+//!   switch-out starts nothing, so `START` holds live tasks only.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id},
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_probe_read_kernel},
     macros::{btf_tracepoint, map, tracepoint},
     maps::PerCpuArray,
     programs::{BtfTracePointContext, TracePointContext},
@@ -33,25 +34,42 @@ static DIST_SUM: Sums<Dist> = Sums::new();
 static SWITCHED_IN: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 /// When each task last left a CPU, keyed `[tid, cpu]`: the cpu is 0 except for the idle tasks,
-/// which all have tid 0 (one per CPU).
+/// which all have tid 0 (one per CPU). Sized from pid_max at load time.
 #[map]
-static LEFT_CPU: StartTimes<[u32; 2]> = StartTimes::with_max_entries(10240);
+static START: StartTimes<[u32; 2]> = StartTimes::new();
+
+/// `TASK_DEAD`: the state of a task switching out for the last time.
+const TASK_DEAD: u32 = 0x80;
+/// `EXIT_ZOMBIE | EXIT_DEAD`: how the tracefs record's `prev_state` shows that last switch.
+const EXITED: u64 = 0x30;
+/// The offset of `prev_state` in the tracefs record (`.../sched_switch/format`): after the
+/// 8-byte common header, `prev_comm[16]`, `prev_pid` and `prev_prio`.
+const PREV_STATE: usize = 32;
 
 // The user side's attach plan picks one of the two.
 #[btf_tracepoint(function = "sched_switch")]
-pub fn sched_switch_btf(_ctx: BtfTracePointContext) -> i32 {
-    on_switch();
+pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
+    let offset = CONFIG.get().task_state_offset as usize;
+    // `prev`, the task leaving the CPU, is the second argument.
+    let prev: *const u8 = ctx.arg(1);
+    // SAFETY: a kernel read into a local; a bad address only fails the helper.
+    let state = (offset != 0)
+        .then(|| unsafe { bpf_probe_read_kernel(prev.wrapping_add(offset) as *const u32) }.ok())
+        .flatten();
+    on_switch(state == Some(TASK_DEAD));
     0
 }
 
 #[tracepoint]
-pub fn sched_switch_tp(_ctx: TracePointContext) -> u32 {
-    on_switch();
+pub fn sched_switch_tp(ctx: TracePointContext) -> u32 {
+    // SAFETY: the record holds the `long prev_state` at this offset.
+    let state = unsafe { ctx.read_at::<u64>(PREV_STATE) }.unwrap_or(0);
+    on_switch(state & EXITED != 0);
     0
 }
 
 #[inline(always)]
-fn on_switch() {
+fn on_switch(prev_exits: bool) {
     let now = now_ns();
     let Some(switched_in) = SWITCHED_IN.get_ptr_mut(0) else {
         return;
@@ -74,8 +92,10 @@ fn on_switch() {
             0
         };
         let key = [tid, cpu];
-        let off_cpu = on_cpu_since.and_then(|since| LEFT_CPU.elapsed_ns_at(&key, since));
-        LEFT_CPU.start_at(&key, now);
+        let off_cpu = on_cpu_since.and_then(|since| START.elapsed_ns_at(&key, since));
+        if !prev_exits {
+            START.start_at(&key, now);
+        }
         off_cpu
     } else {
         on_cpu_since.map(|since| now - since)

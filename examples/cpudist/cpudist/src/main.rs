@@ -11,8 +11,8 @@
 use clap::Parser;
 use cpudist_common::{Config, Dist};
 use hist_user::{
-    HistMap,
     hist_core::HistDesc,
+    kernel::KernelBtf,
     plan::OpSpec,
     tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
@@ -74,6 +74,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         off_cpu: args.offcpu as u32,
         include_idle: args.include_idle as u32,
         hist_by: args.pids as u32 + 2 * args.tids as u32, // -P and -L conflict
+        task_state_offset: if args.offcpu { task_state_offset() } else { 0 },
     };
     let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
     let mut ebpf = tool.load(object, config)?;
@@ -87,6 +88,17 @@ fn run(args: Args) -> Result<(), ToolError> {
         averages: args.extension,
         metric: format!("cpudist_{on_off}cpu_seconds"),
         help: "Time tasks spent on (or off) a CPU per scheduler switch",
+        gone: (args.pids || args.tids).then_some(hist_user::tool::task_gone),
     };
-    tool.run(HistMap::<Dist>::open(&mut ebpf)?, &view)
+    tool.run::<Dist>(&mut ebpf, &view)
+}
+
+/// Where this kernel's `task_struct` keeps the task's state, from its BTF (0 without BTF, where
+/// only the tracefs tracepoint, whose record has the state, can attach).
+fn task_state_offset() -> u32 {
+    let Ok(btf) = KernelBtf::load() else {
+        return 0;
+    };
+    let offset = |member| btf.member_offset("task_struct", member).ok().flatten();
+    offset("__state").or_else(|| offset("state")).unwrap_or(0)
 }

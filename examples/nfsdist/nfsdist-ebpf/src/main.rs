@@ -15,7 +15,7 @@ static LATENCY: HashHist<NfsLatency> = HashHist::new();
 static LATENCY_SUM: Sums<NfsLatency> = Sums::new();
 /// When each thread entered each op.
 #[map]
-static START: StartTimes<TaskKey<Op>> = StartTimes::with_max_entries(10240);
+static START: StartTimes<TaskKey<Op>> = StartTimes::new();
 
 // `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op; the user side's
 // attach plan picks the hook and the kernel function.

@@ -6,7 +6,6 @@
 
 use clap::Parser;
 use hist_user::{
-    HistMap,
     hist_core::HistDesc,
     plan::OpSpec,
     tool::{CommonArgs, Timestamp, Tool, ToolError, View},
@@ -59,6 +58,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         averages: false,
         metric: "nfsdist_latency_seconds".into(),
         help: "NFS operation latency",
+        gone: None,
     };
-    tool.run(HistMap::<NfsLatency>::open(&mut ebpf)?, &view)
+    tool.run::<NfsLatency>(&mut ebpf, &view)
 }

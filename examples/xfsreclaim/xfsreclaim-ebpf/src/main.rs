@@ -20,7 +20,7 @@ static XFS_SCAN_LATENCY: HashHist<ScanLatency> = HashHist::new();
 static XFS_SCAN_LATENCY_SUM: Sums<ScanLatency> = Sums::new();
 /// When each thread entered each op.
 #[map]
-static START: StartTimes<TaskKey<Op>> = StartTimes::with_max_entries(10240);
+static START: StartTimes<TaskKey<Op>> = StartTimes::new();
 
 hist_ebpf::latency_probes! {
     start: START, hist: XFS_RECLAIM_LATENCY, sums: XFS_RECLAIM_LATENCY_SUM, config: CONFIG;

@@ -8,7 +8,6 @@
 
 use clap::Parser;
 use hist_user::{
-    HistMap,
     hist_core::{HistDesc, Settings},
     kernel::{KernelBtf, KernelError},
     plan::OpSpec,
@@ -66,10 +65,11 @@ fn run(args: Args) -> Result<(), ToolError> {
         averages: false,
         metric: "xfs_reclaim_latency_seconds".into(),
         help: "Latency of XFS inode reclaim operations",
+        gone: None,
     };
     match plan {
-        0 => tool.run(HistMap::<ReclaimLatency>::open(&mut ebpf)?, &view),
-        _ => tool.run(HistMap::<ScanLatency>::open(&mut ebpf)?, &view),
+        0 => tool.run::<ReclaimLatency>(&mut ebpf, &view),
+        _ => tool.run::<ScanLatency>(&mut ebpf, &view),
     }
 }
 

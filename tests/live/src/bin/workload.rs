@@ -7,7 +7,8 @@
 //!   TIMES times;
 //! * `files PATH TIMES`: writes a 64 KiB file at PATH (before the go line), then TIMES times
 //!   opens it, reads 4 KiB (`pread`), writes 4 KiB (`pwrite`), `fsync`s it, `stat`s its path and
-//!   closes it: TIMES of each of those calls, one file operation each.
+//!   closes it: TIMES of each of those calls, one file operation each;
+//! * `churn PROCESSES`: forks PROCESSES children one after another, each exiting at once.
 use std::{
     env,
     fs::{self, OpenOptions},
@@ -21,7 +22,7 @@ fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let number = |i: usize| -> u64 {
         args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
-            panic!("usage: workload getpid|sleep|spin|files ARGS… (got {args:?})")
+            panic!("usage: workload getpid|sleep|spin|files|churn ARGS… (got {args:?})")
         })
     };
     if args.first().map(String::as_str) == Some("files") {
@@ -80,6 +81,21 @@ fn main() {
                 fs::metadata(path).expect("stat");
             }
         }
-        _ => panic!("usage: workload getpid|sleep|spin|files ARGS…"),
+        Some("churn") => {
+            for _ in 0..number(1) {
+                // SAFETY: fork(2) of a single-threaded process.
+                match unsafe { libc::fork() } {
+                    // SAFETY: `_exit` is async-signal-safe, as a forked child needs.
+                    0 => unsafe { libc::_exit(0) },
+                    -1 => panic!("fork: {}", io::Error::last_os_error()),
+                    child => {
+                        let mut status = 0;
+                        // SAFETY: waiting for our own child, into a local.
+                        unsafe { libc::waitpid(child, &mut status, 0) };
+                    }
+                }
+            }
+        }
+        _ => panic!("usage: workload getpid|sleep|spin|files|churn ARGS…"),
     }
 }

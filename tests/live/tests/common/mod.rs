@@ -49,6 +49,17 @@ impl Workload {
         stdin.write_all(b"go\n").expect("start workload");
     }
 
+    /// Whether the child has finished its pattern (successfully: a failure panics).
+    pub fn finished(&mut self) -> bool {
+        match self.child.try_wait().expect("wait workload") {
+            Some(status) => {
+                assert!(status.success(), "workload failed: {status}");
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Lets the child run its pattern, and waits for it to finish.
     pub fn run_to_end(mut self) {
         self.start();

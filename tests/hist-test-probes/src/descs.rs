@@ -1,0 +1,62 @@
+//! The descriptions of the test probes' histograms, compiled by both sides as a tool's common
+//! crate is: by the probes, and by the live tests (`hist_live_tests::descs`).
+
+use hist_core::{HistDesc, Layout, Unit};
+
+/// Slots of the test histograms; values of 2^12 and above land in the overflow slot.
+pub const MAX_SLOT: u32 = 11;
+/// Logical prefixes of the key test: the low bits of the timestamp, `0..KEY_OPS`.
+pub const KEY_OPS: u32 = 3;
+/// Prefixes the drop probe records: `0..DROP_PREFIXES`, at random.
+pub const DROP_PREFIXES: u32 = 5;
+
+/// A test histogram's description: `u32` prefixes, log2 slots up to `MAX_SLOT`.
+macro_rules! desc {
+    ($(#[$doc:meta])* $desc:ident, $name:literal, $prefixes:expr) => {
+        $(#[$doc])*
+        pub struct $desc;
+        impl HistDesc for $desc {
+            type Prefix = u32;
+            const NAME: &'static str = $name;
+            const LAYOUT: Layout = Layout::log2(MAX_SLOT);
+            const UNIT: Unit = Unit::Nanoseconds;
+            const PREFIXES: u32 = $prefixes;
+        }
+    };
+}
+
+desc!(
+    /// Keys written from `sched_switch`, one prefix per op.
+    KeysHist, "KEYS_HIST", KEY_OPS
+);
+desc!(
+    /// Every getpid() of the child, per CPU parity.
+    CountHash, "COUNT_HASH", 4
+);
+desc!(
+    /// The same, per-CPU.
+    CountPerCpuHash, "COUNT_PERCPU_HASH", 4
+);
+desc!(
+    /// The same, in an array.
+    CountArray, "COUNT_ARRAY", 2
+);
+desc!(
+    /// The same, in a per-CPU array.
+    CountPerCpuArray, "COUNT_PERCPU_ARRAY", 2
+);
+desc!(
+    /// Room for every prefix of the drop probe.
+    RoomyHist, "ROOMY_HIST", DROP_PREFIXES
+);
+
+/// Room for one prefix: slots 0, 1 and overflow, 3 keys. The drop probe records only 0
+/// (slot 0), so 3 prefixes fit, and its sums map (one entry per prefix) has room for one.
+pub struct TinyHist;
+impl HistDesc for TinyHist {
+    type Prefix = u32;
+    const NAME: &'static str = "TINY_HIST";
+    const LAYOUT: Layout = Layout::log2(1);
+    const UNIT: Unit = Unit::Nanoseconds;
+    const PREFIXES: u32 = 1;
+}
