@@ -10,9 +10,12 @@ mod vm;
 use std::{
     env,
     ffi::OsString,
+    io::{self, Write as _},
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
+    sync::Mutex,
+    thread,
     time::{Duration, Instant},
 };
 
@@ -170,8 +173,9 @@ fn test(ws: &Workspace, no_vm: bool, kernels: &[String]) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test, and hist-user's kernel
 /// probing and attach plans.
-const GUEST_TESTS: [(&str, &str); 9] = [
+const GUEST_TESTS: [(&str, &str); 10] = [
     ("hist-live-tests", "verifier"),
+    ("hist-live-tests", "drops"),
     ("hist-live-tests", "keys"),
     ("hist-live-tests", "counting"),
     ("hist-live-tests", "description"),
@@ -188,55 +192,102 @@ const GUEST_TIME_SCALE: &str = "8";
 const GUEST_TEST_LIMIT: Duration = Duration::from_secs(12 * 60);
 
 /// Runs [`GUEST_TESTS`] in each kernel of the matrix (or of `only`), one boot per kernel, and
-/// prints which hook each tool picked there.
+/// prints which hook each tool picked there. Each guest emulates its CPUs on one host thread,
+/// so as many guests run at once as the host has CPUs; each one's output is printed whole when
+/// it ends.
 fn vm_stage(ws: &Workspace, tc: &Toolchain, tools_dir: &str, only: &[String]) -> Result<()> {
     let binaries = ws.test_binaries(tc, &GUEST_TESTS)?;
-    let mut failed = Vec::new();
+    // Installs and downloads first, one at a time (apt takes a lock).
+    let mut guests = Vec::new();
     for kernel in vm::KERNELS {
-        if !only.is_empty() && !only.iter().any(|k| k == kernel.line) {
-            continue;
-        }
-        let started = Instant::now();
-        let guest = vm::prepare(kernel, false)?;
-        eprintln!("==> VM {} ({}): live tests", kernel.line, guest.release);
-        let report = format!("/tmp/hist-report-{}", kernel.line);
-        // Every module the tests use, loaded up front: the tests probe the kernel as it then is.
-        let mut script = format!(
-            "modprobe -qa loop xfs nfsd nfs nfsv4; export HIST_TOOLS_DIR={} \
-             HIST_TIME_SCALE={GUEST_TIME_SCALE} HIST_TEST_REPORT={report}; failed=; ",
-            vm::shell_quote(tools_dir)
-        );
-        for (name, binary) in &binaries {
-            script.push_str(&format!(
-                "echo '--> {name}'; {} || failed=\"$failed {name}\"; ",
-                vm::shell_quote(binary)
-            ));
-        }
-        // cpudist's pick, from a real one-second run.
-        script.push_str(&format!(
-            "{}/cpudist -v 1 1 2>>{report} >/dev/null || failed=\"$failed cpudist-run\"; ",
-            vm::shell_quote(tools_dir)
-        ));
-        script.push_str(&format!(
-            "echo '--> hooks on {}:'; cat {report} 2>/dev/null; \
-             [ -z \"$failed\" ] || {{ echo \"failed in the guest:$failed\"; exit 1; }}",
-            guest.release
-        ));
-        let status = guest.run(&ws.root, &script, GUEST_TEST_LIMIT)?;
-        eprintln!(
-            "==> VM {} {} in {:.0} s",
-            kernel.line,
-            if status.success() { "ok" } else { "FAILED" },
-            started.elapsed().as_secs_f64()
-        );
-        if !status.success() {
-            failed.push(kernel.line);
+        if only.is_empty() || only.iter().any(|k| k == kernel.line) {
+            guests.push((kernel, vm::prepare(kernel, false)?));
         }
     }
+    let side_by_side = thread::available_parallelism().map_or(1, |n| n.get());
+    let queue = Mutex::new(guests.iter());
+    let failed = Mutex::new(Vec::new());
+    let run_next = || {
+        loop {
+            // The lock only for taking the next guest, not while it runs.
+            let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+            let Some((kernel, guest)) = next else {
+                break;
+            };
+            let started = Instant::now();
+            eprintln!("==> VM {} ({}): live tests", kernel.line, guest.release);
+            let script = guest_script(kernel, &guest.release, tools_dir, &binaries);
+            let output = vm::Output::buffer();
+            let status = guest.run(&ws.root, &script, GUEST_TEST_LIMIT, &output);
+            let ok = matches!(&status, Ok(status) if status.success());
+            // One guest's output at a time, whole.
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "==> VM {} ({}): output", kernel.line, guest.release);
+            for line in output.take() {
+                let _ = writeln!(out, "{line}");
+            }
+            if let Err(error) = &status {
+                let _ = writeln!(out, "error: {error:#}");
+            }
+            let _ = writeln!(
+                out,
+                "==> VM {} {} in {:.0} s",
+                kernel.line,
+                if ok { "ok" } else { "FAILED" },
+                started.elapsed().as_secs_f64()
+            );
+            if !ok {
+                failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(kernel.line);
+            }
+        }
+    };
+    thread::scope(|scope| {
+        for _ in 0..side_by_side.min(guests.len()) {
+            scope.spawn(run_next);
+        }
+    });
+    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
     if !failed.is_empty() {
+        failed.sort();
         bail!("the VM stage failed on {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// The shell script a guest of `kernel` runs: every test binary, then a real cpudist run, then
+/// the report of the hooks picked.
+fn guest_script(
+    kernel: &vm::Kernel,
+    release: &str,
+    tools_dir: &str,
+    binaries: &[(String, String)],
+) -> String {
+    let report = format!("/tmp/hist-report-{}", kernel.line);
+    // Every module the tests use, loaded up front: the tests probe the kernel as it then is.
+    let mut script = format!(
+        "modprobe -qa loop xfs nfsd nfs nfsv4; export HIST_TOOLS_DIR={} \
+         HIST_TIME_SCALE={GUEST_TIME_SCALE} HIST_TEST_REPORT={report}; failed=; ",
+        vm::shell_quote(tools_dir)
+    );
+    for (name, binary) in binaries {
+        script.push_str(&format!(
+            "echo '--> {name}'; {} || failed=\"$failed {name}\"; ",
+            vm::shell_quote(binary)
+        ));
+    }
+    // cpudist's pick, from a real one-second run.
+    script.push_str(&format!(
+        "{}/cpudist -v 1 1 2>>{report} >/dev/null || failed=\"$failed cpudist-run\"; ",
+        vm::shell_quote(tools_dir)
+    ));
+    script.push_str(&format!(
+        "echo '--> hooks on {release}:'; cat {report} 2>/dev/null; \
+         [ -z \"$failed\" ] || {{ echo \"failed in the guest:$failed\"; exit 1; }}"
+    ));
+    script
 }
 
 fn vm(ws: &Workspace, opts: &vm::Options) -> Result<()> {
@@ -258,7 +309,12 @@ fn vm(ws: &Workspace, opts: &vm::Options) -> Result<()> {
         words.join(" ")
     };
     eprintln!("==> VM {} ({}): {command}", kernel.line, guest.release);
-    let status = guest.run(&ws.root, &command, Duration::from_secs(24 * 3600))?;
+    let status = guest.run(
+        &ws.root,
+        &command,
+        Duration::from_secs(24 * 3600),
+        &vm::Output::Stdout,
+    )?;
     if !status.success() {
         bail!("`{command}` failed in the {} guest ({status})", kernel.line);
     }

@@ -14,7 +14,7 @@ use std::{
     env,
     ffi::OsString,
     fs,
-    io::{self, BufRead as _, BufReader},
+    io::{BufRead as _, BufReader, Write as _},
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
@@ -79,6 +79,8 @@ const VIRTME_NG: &str = "virtme-ng==1.42";
 const GUEST_UP: &str = "hist-vm: guest up";
 /// The last line: the command finished (with whatever status).
 const GUEST_DONE: &str = "hist-vm: guest done";
+/// How many lines of the guest's console a guest that died or hung leaves on our stderr.
+const CONSOLE_TAIL: usize = 60;
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -142,17 +144,26 @@ pub fn prepare(kernel: Kernel, kvm: bool) -> Result<Guest> {
 
 impl Guest {
     /// Boots the kernel and runs `command` (a shell command line) as root in `cwd`; the
-    /// command's output goes to ours. Returns its exit status; a guest still running after
-    /// `limit` is killed (an error).
+    /// command's output goes to `output`, line by line. Returns its exit status; a guest still
+    /// running after `limit` is killed (an error).
     ///
     /// A guest that ends without the command having finished (a boot that went wrong, or a guest
     /// that died, under emulation) is booted once more; a command that finished and failed is
     /// not run again.
-    pub fn run(&self, cwd: &Path, command: &str, limit: Duration) -> Result<ExitStatus> {
+    pub fn run(
+        &self,
+        cwd: &Path,
+        command: &str,
+        limit: Duration,
+        output: &Output,
+    ) -> Result<ExitStatus> {
         // virtme-ng passes the command on the kernel's command line, which is cut at 2 KiB:
         // a script file (the guest sees the host's files) keeps any command whole. Its first
         // line tells the host that the guest is up.
-        let script = self.cache.join(format!("guest-{}.sh", std::process::id()));
+        // One script per process and kernel: guests run side by side.
+        let script = self
+            .cache
+            .join(format!("guest-{}-{}.sh", std::process::id(), self.release));
         fs::write(
             &script,
             format!(
@@ -160,7 +171,7 @@ impl Guest {
             ),
         )?;
         let command = format!("sh {}", shell_quote(&script.to_string_lossy()));
-        let mut status = self.boot(cwd, &command, limit);
+        let mut status = self.boot(cwd, &command, limit, output);
         if let Ok((exit, false)) = &status
             && !exit.success()
         {
@@ -168,24 +179,44 @@ impl Guest {
                 "vm: the {} guest ended before its command finished ({exit}); booting it again",
                 self.release
             );
-            status = self.boot(cwd, &command, limit);
+            status = self.boot(cwd, &command, limit, output);
         }
         let _ = fs::remove_file(&script);
         status.map(|(exit, _)| exit)
     }
 
     /// Boots once: the exit status, and whether the command finished.
-    fn boot(&self, cwd: &Path, command: &str, limit: Duration) -> Result<(ExitStatus, bool)> {
+    fn boot(
+        &self,
+        cwd: &Path,
+        command: &str,
+        limit: Duration,
+        output: &Output,
+    ) -> Result<(ExitStatus, bool)> {
         let mut vng = Command::new(&self.vng);
         vng.arg("-r").arg(&self.vmlinuz);
         if !self.kvm {
-            vng.arg("--disable-kvm");
+            // One host thread for both vCPUs: with QEMU's default multi-threaded TCG, a guest
+            // patching its kernel text (every detach of a tracepoint program does, through
+            // static calls) hung for good now and then: one vCPU waited on an IPI that the
+            // other, spinning in the code being patched, never answered (soft lockup in
+            // `smp_call_function_many_cond` from `text_poke_bp`, on 6.1; 5.10 and 6.12 guests
+            // hung or died the same way under the cpudist tests).
+            vng.args(["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]);
         }
-        vng.args(["--cpus", "2", "--memory", "2G", "--user", "root"])
-            .arg("--cwd")
-            .arg(cwd)
-            .args(["--exec", command])
-            .stdin(Stdio::null());
+        vng.args([
+            "--cpus",
+            "2",
+            "--memory",
+            "2G",
+            "--user",
+            "root",
+            "--verbose",
+        ])
+        .arg("--cwd")
+        .arg(cwd)
+        .args(["--exec", command])
+        .stdin(Stdio::null());
         // virtme-ng runs its helpers (virtme-run…) from PATH.
         let bin = self.vng.parent().context("virtme-ng has no folder")?;
         let mut dirs = vec![bin.to_path_buf()];
@@ -205,19 +236,33 @@ impl Guest {
         let stdout = child.stdout.take().context("no stdout pipe")?;
         let stdout = {
             let done = Arc::clone(&done);
+            let output = output.clone();
             thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     match line.trim() {
                         GUEST_UP => {}
                         GUEST_DONE => done.store(true, Ordering::Relaxed),
-                        _ => println!("{line}"),
+                        _ => output.line(line),
                     }
                 }
             })
         };
+        // The kernel's console (`--verbose`) and virtme-ng's own messages: kept in a file, and
+        // their last lines shown when the guest dies or hangs (an oops, a lockup, an OOM kill).
+        let console_log = self.cache.join(format!("console-{}.log", self.release));
+        let mut console_file = fs::File::create(&console_log)
+            .with_context(|| format!("cannot create {}", console_log.display()))?;
         let stderr = child.stderr.take().context("no stderr pipe")?;
         let stderr = thread::spawn(move || {
-            let _ = io::copy(&mut BufReader::new(stderr), &mut io::stderr());
+            let mut tail = std::collections::VecDeque::with_capacity(CONSOLE_TAIL);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(console_file, "{line}");
+                if tail.len() == CONSOLE_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+            tail
         });
         let started = Instant::now();
         let status = loop {
@@ -233,7 +278,19 @@ impl Guest {
             thread::sleep(Duration::from_millis(200));
         };
         let _ = stdout.join();
-        let _ = stderr.join();
+        let tail = stderr.join().unwrap_or_default();
+        let finished = done.load(Ordering::Relaxed);
+        if !finished {
+            eprintln!(
+                "vm: the last {} lines of the {} guest's console ({}):",
+                tail.len(),
+                self.release,
+                console_log.display()
+            );
+            for line in &tail {
+                eprintln!("  | {line}");
+            }
+        }
         let status = status.with_context(|| {
             format!(
                 "the {} guest was still running after {} s: killed",
@@ -241,7 +298,41 @@ impl Guest {
                 limit.as_secs()
             )
         })?;
-        Ok((status, done.load(Ordering::Relaxed)))
+        Ok((status, finished))
+    }
+}
+
+/// Where a guest's output goes: our stdout as it comes, or a buffer to print in one piece
+/// (guests that run side by side).
+#[derive(Clone)]
+pub enum Output {
+    /// Each line to stdout at once.
+    Stdout,
+    /// Each line kept, in order.
+    Buffer(Arc<std::sync::Mutex<Vec<String>>>),
+}
+
+impl Output {
+    /// A new, empty buffer.
+    pub fn buffer() -> Self {
+        Self::Buffer(Arc::default())
+    }
+
+    fn line(&self, line: String) {
+        match self {
+            Self::Stdout => println!("{line}"),
+            Self::Buffer(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+        }
+    }
+
+    /// The lines kept so far (none for [`Output::Stdout`]).
+    pub fn take(&self) -> Vec<String> {
+        match self {
+            Self::Stdout => Vec::new(),
+            Self::Buffer(lines) => {
+                std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()))
+            }
+        }
     }
 }
 
