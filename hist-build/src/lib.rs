@@ -20,8 +20,9 @@
 //!   own `OUT_DIR`, so a workspace with three tools rebuilt `core` about seven times.)
 //! * The nested build is quiet when it works; when it fails, its errors are shown and the build
 //!   script fails with one line saying what to do.
-//! * The build reruns when anything next to the eBPF crate changes (its shared `-common` crate
-//!   too) or hist-core / hist-ebpf change.
+//! * The build reruns when a crate the eBPF object is built from by path changes: the eBPF
+//!   crate, its shared `-common` crate, and hist-ebpf / hist-core when they are path
+//!   dependencies (from the nested build's own list, so it holds in any workspace).
 #![deny(missing_docs)]
 
 use std::{
@@ -59,19 +60,9 @@ fn error(message: impl Into<String>) -> Error {
 /// binaries into `OUT_DIR`.
 pub fn ebpf(root_dirs: &[&str]) -> Result {
     println!("cargo:rerun-if-env-changed=HIST_EBPF_TOOLCHAIN");
-    // The library crates the eBPF crates are built from, wherever cargo put this one.
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for library in ["hist-core", "hist-ebpf"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(library).display()
-        );
-    }
     let mut packages = Vec::new();
     for root_dir in root_dirs {
         let dir = Path::new(root_dir);
-        let tool_dir = dir.parent().unwrap_or(dir);
-        println!("cargo:rerun-if-changed={}", tool_dir.display());
         let name = dir
             .file_name()
             .and_then(|name| name.to_str())
@@ -149,6 +140,11 @@ pub fn ebpf(root_dirs: &[&str]) -> Result {
     }
     let mut copied = 0;
     for line in stdout.lines() {
+        // Rebuild when a crate built from a folder changes (the eBPF crate, its common crate,
+        // hist-ebpf and hist-core by path), wherever they are; registry crates do not change.
+        if let Some(dir) = local_package_dir(line) {
+            println!("cargo:rerun-if-changed={dir}");
+        }
         if let Some((name, executable)) = executable(line) {
             let to = out_dir.join(&name);
             fs::copy(&executable, &to)
@@ -218,6 +214,18 @@ fn shared_target_dir(out_dir: &Path) -> PathBuf {
         .find(|dir| dir.join("CACHEDIR.TAG").is_file())
         .unwrap_or(out_dir)
         .join("ebpf")
+}
+
+/// The folder of the package of a `compiler-artifact` message, when it was built from a path.
+fn local_package_dir(line: &str) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message["reason"] != "compiler-artifact"
+        || !message["package_id"].as_str()?.starts_with("path+file://")
+    {
+        return None;
+    }
+    let manifest = Path::new(message["manifest_path"].as_str()?);
+    Some(manifest.parent()?.display().to_string())
 }
 
 /// The `(target name, executable)` of a `compiler-artifact` message with an executable.

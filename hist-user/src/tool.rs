@@ -95,7 +95,7 @@ pub struct CommonArgs {
     #[arg(value_parser = parse_interval)]
     pub interval: Option<u64>,
     /// number of outputs
-    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(value_parser = parse_count)]
     pub count: Option<u64>,
 }
 
@@ -105,6 +105,15 @@ pub fn parse_interval(text: &str) -> Result<u64, String> {
         Ok(0) => Err("the interval must be at least 1 second".into()),
         Ok(seconds) => Ok(seconds),
         Err(_) => Err(format!("'{text}' is not a whole number of seconds")),
+    }
+}
+
+/// bcc's count check, as a clap value parser: a whole number, at least 1.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("count must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("'{text}' is not a whole number of outputs")),
     }
 }
 

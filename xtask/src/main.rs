@@ -1,8 +1,9 @@
 //! `cargo xtask`: set-up of the eBPF toolchain, build, test and run.
 //!
-//! Every cargo run made from here gets `RUSTC_BOOTSTRAP=1` and `HIST_EBPF_TOOLCHAIN=<toolchain>`
-//! (read by the `build.rs` of the crates that embed eBPF objects through hist-build) and a `PATH`
-//! with cargo's bin folder, where `bpf-linker` usually lives.
+//! Every cargo run made from here gets `HIST_EBPF_TOOLCHAIN=<toolchain>` (read by the `build.rs`
+//! of the crates that embed eBPF objects through hist-build, whose nested eBPF build alone needs
+//! `RUSTC_BOOTSTRAP=1`, and sets it there) and a `PATH` with cargo's bin folder, where
+//! `bpf-linker` usually lives.
 
 mod setup;
 mod vm;
@@ -135,24 +136,21 @@ fn test(ws: &Workspace, no_vm: bool, kernels: &[String]) -> Result<()> {
         &["clippy", "--all-targets", "--", "-D", "warnings"],
         &[],
     )?;
-    // The library crates; the binaries' docs would rebuild their eBPF objects once more.
+    // The library crates, as docs.rs builds them (every feature); the binaries' docs would
+    // rebuild their eBPF objects once more.
+    let libraries = LIBRARIES.iter().flat_map(|crate_name| ["-p", crate_name]);
+    let mut doc = vec!["doc", "--no-deps", "--all-features"];
+    doc.extend(libraries.clone());
     ws.step(
         &tc,
-        "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps -p hist-core -p hist-ebpf -p hist-user -p hist-build",
-        &[
-            "doc",
-            "--no-deps",
-            "-p",
-            "hist-core",
-            "-p",
-            "hist-ebpf",
-            "-p",
-            "hist-user",
-            "-p",
-            "hist-build",
-        ],
+        &format!("RUSTDOCFLAGS='-D warnings' cargo {}", doc.join(" ")),
+        &doc,
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    // Publishable: each packs and builds alone (path dependencies resolved as versions).
+    let mut package = vec!["package", "--allow-dirty"];
+    package.extend(libraries);
+    ws.step(&tc, &format!("cargo {}", package.join(" ")), &package, &[])?;
     // The live tests run the release binaries of the tools (HIST_TOOLS_DIR).
     let dir = ws.build_tools(&tc)?;
     let dir = dir
@@ -164,10 +162,69 @@ fn test(ws: &Workspace, no_vm: bool, kernels: &[String]) -> Result<()> {
         &["test"],
         &[("HIST_TOOLS_DIR", dir)],
     )?;
+    out_of_tree(ws, &tc)?;
     if !no_vm {
         vm_stage(ws, &tc, dir, kernels)?;
     }
     eprintln!("xtask: all steps passed");
+    Ok(())
+}
+
+/// The crates a tool depends on, published together.
+const LIBRARIES: [&str; 4] = ["hist-core", "hist-ebpf", "hist-user", "hist-build"];
+
+/// The README's "Using hist outside this repository", followed to the letter: cpudist copied to
+/// a folder outside the workspace, given the README's `Cargo.toml` (with this clone's path),
+/// built with plain `cargo build --release`, and run for one second.
+fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
+    eprintln!("==> out of tree: examples/cpudist copied, built and run by the README");
+    let started = Instant::now();
+    let readme = std::fs::read_to_string(ws.root.join("README.md"))?;
+    let manifest = readme
+        .split_once("## Using hist outside this repository")
+        .and_then(|(_, section)| section.split_once("```toml\n"))
+        .and_then(|(_, block)| block.split_once("```"))
+        .map(|(toml, _)| toml)
+        .context("the README has no Cargo.toml under \"Using hist outside this repository\"")?;
+    let root = ws.root.to_str().context("the clone's path is not UTF-8")?;
+    let dir = env::temp_dir().join("hist-out-of-tree");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    setup::checked(
+        Command::new("sh")
+            .arg("-c")
+            .arg("cp -r \"$0\"/examples/cpudist/* \"$1\"/")
+            .arg(&ws.root)
+            .arg(&dir),
+        "copying examples/cpudist",
+    )?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        manifest.replace("/path/to/hist", root),
+    )?;
+    // The versions this workspace is tested with, rather than whatever is newest today.
+    std::fs::copy(ws.root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    setup::checked(
+        Command::new(&ws.cargo)
+            .args(["build", "--release", "--quiet"])
+            .current_dir(&dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("PATH", &tc.path),
+        "cargo build --release (out of tree)",
+    )?;
+    let out = Command::new(dir.join("target/release/cpudist"))
+        .args(["1", "1"])
+        .output()
+        .context("cannot run the out-of-tree cpudist")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !text.contains("usecs               : count") {
+        bail!(
+            "the out-of-tree cpudist did not print a histogram ({}):\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!("==> ok in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -333,6 +390,8 @@ fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
         eprintln!("xtask: not root, so the in-kernel cost (kernel-cost) is not measured");
         return Ok(());
     }
+    // The reference tool and the counter reader of the in-kernel comparison.
+    setup::install_packages(&["libbpf-tools", "bpftool"], "the kernel-cost bench")?;
     let bin = ws.build_tools(&tc)?.join("cpudist");
     let bin = bin
         .to_str()
@@ -450,7 +509,6 @@ impl Workspace {
         }
         let out = cmd
             .current_dir(&self.root)
-            .env("RUSTC_BOOTSTRAP", "1")
             .env("HIST_EBPF_TOOLCHAIN", &tc.name)
             .env("PATH", &tc.path)
             .stderr(std::process::Stdio::inherit())
@@ -507,7 +565,6 @@ impl Workspace {
             .args(args)
             .envs(envs.iter().copied())
             .current_dir(&self.root)
-            .env("RUSTC_BOOTSTRAP", "1")
             .env("HIST_EBPF_TOOLCHAIN", &tc.name)
             .env("PATH", &tc.path)
             .status()

@@ -17,8 +17,8 @@
 //! ```
 //!
 //! Our cpudist is `$HIST_CPUDIST_BIN`, else `target/release/cpudist` of this workspace;
-//! libbpf-tools' is `$HIST_C_CPUDIST_BIN`, else found with `dpkg -L libbpf-tools` (the package
-//! is installed with apt-get when it is missing), and bpftool likewise (package `bpftool`).
+//! libbpf-tools' is `$HIST_C_CPUDIST_BIN`, else found with `dpkg -L libbpf-tools`, and bpftool
+//! likewise (package `bpftool`); `cargo xtask bench` installs both, this does not.
 
 use std::{
     collections::BTreeSet,
@@ -309,7 +309,7 @@ fn our_cpudist() -> anyhow::Result<PathBuf> {
 }
 
 /// The binary `name` of Debian package `package`: `$env_var` if set, else the package's file
-/// list; the package is installed with apt-get when it is missing.
+/// list.
 fn installed_binary(env_var: &str, package: &str, name: &str) -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os(env_var) {
         let path = PathBuf::from(path);
@@ -318,26 +318,13 @@ fn installed_binary(env_var: &str, package: &str, name: &str) -> anyhow::Result<
         }
         return Ok(path);
     }
-    if let Some(path) = package_binary(package, name)? {
-        return Ok(path);
+    match package_binary(package, name)? {
+        Some(path) => Ok(path),
+        None => bail!(
+            "{name} is missing: install the Debian package {package} (`cargo xtask bench` does), \
+             or set {env_var}"
+        ),
     }
-    eprintln!("kernel-cost: installing the Debian package {package} (for {name})");
-    if !apt_get_install(package)? {
-        // The package lists may be missing or stale: refresh them once and try again.
-        let _ = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !apt_get_install(package)? {
-            bail!(
-                "{name} is missing and `apt-get install -y {package}` failed (install it, or set {env_var})"
-            );
-        }
-    }
-    package_binary(package, name)?.ok_or_else(|| {
-        anyhow!("package {package} is installed but holds no {name} binary (set {env_var})")
-    })
 }
 
 /// The file of `package` that is an executable named `name`, if the package is installed.
@@ -365,16 +352,6 @@ fn package_binary(package: &str, name: &str) -> anyhow::Result<Option<PathBuf>> 
                 && path.is_file()
         })
         .map(Path::to_path_buf))
-}
-
-fn apt_get_install(package: &str) -> anyhow::Result<bool> {
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-qq", package])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status()
-        .context("running apt-get (not found?)")?;
-    Ok(status.success())
 }
 
 /// `kernel.bpf_stats_enabled` set to 1 while this lives, and put back as it was afterwards.

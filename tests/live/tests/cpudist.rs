@@ -266,10 +266,11 @@ fn bad_input_gets_one_clear_line() {
     assert_one_line_error(&["--bogus"], 2, "unexpected argument '--bogus'");
     assert_one_line_error(&["0"], 2, "the interval must be at least 1 second");
     assert_one_line_error(&["-5"], 2, "unexpected argument '-5'");
-    assert_one_line_error(&["1", "0"], 2, "0 is not in 1..");
+    assert_one_line_error(&["1", "0"], 2, "count must be at least 1");
+    assert_one_line_error(&["1", "x"], 2, "'x' is not a whole number of outputs");
     assert_one_line_error(&["-p", "4194305"], 1, "no process with PID 4194305");
-    let (status, _, stderr) = run(&["-P", "-L"]);
-    assert_eq!((status, stderr.lines().count() > 0), (2, true));
+    let (status, stdout, _) = run(&["--version"]);
+    assert_eq!((status, stdout.trim()), (0, "cpudist 0.1.0"));
 }
 
 #[test]
@@ -286,6 +287,13 @@ fn interval_and_count_print_that_many_histograms() {
         .filter(|l| l.len() == 8 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':')
         .count();
     assert_eq!(timestamps, 2, "one HH:MM:SS per interval:\n{stdout}");
+    // -P and -L together: per thread, as in bcc.
+    let (status, stdout, stderr) = run(&["-P", "-L", "1", "1"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stdout.contains("\ntid = ") && !stdout.contains("\npid = "),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ const EXAMPLES: &str = "examples:
 
 /// Summarize on- and off-CPU time per task as a histogram.
 #[derive(Parser)]
-#[command(name = "cpudist", after_help = EXAMPLES)]
+#[command(name = "cpudist", version, after_help = EXAMPLES)]
 struct Args {
     /// measure off-CPU time
     #[arg(short = 'O', long)]
@@ -41,8 +41,8 @@ struct Args {
     /// print a histogram per process ID
     #[arg(short = 'P', long)]
     pids: bool,
-    /// print a histogram per thread ID
-    #[arg(short = 'L', long, conflicts_with = "pids")]
+    /// print a histogram per thread ID (wins over -P, as in bcc)
+    #[arg(short = 'L', long)]
     tids: bool,
     /// include CPU idle time
     #[arg(short = 'I', long)]
@@ -73,7 +73,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         settings,
         off_cpu: args.offcpu as u32,
         include_idle: args.include_idle as u32,
-        hist_by: args.pids as u32 + 2 * args.tids as u32, // -P and -L conflict
+        hist_by: if args.tids { 2 } else { args.pids as u32 },
         task_state_offset: if args.offcpu { task_state_offset() } else { 0 },
     };
     let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
@@ -82,7 +82,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let on_off = if args.offcpu { "off" } else { "on" };
     let view = View {
         banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),
-        section: (args.pids || args.tids).then_some(if args.pids { "pid" } else { "tid" }),
+        section: (args.pids || args.tids).then_some(if args.tids { "tid" } else { "pid" }),
         label: hist_user::tool::pid_comm,
         timestamp: args.timestamp.then_some(Timestamp::Hms),
         averages: args.extension,

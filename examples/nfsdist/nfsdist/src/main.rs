@@ -22,7 +22,7 @@ const EXAMPLES: &str = "examples:
 
 /// Summarize NFS operation latency.
 #[derive(Parser)]
-#[command(name = "nfsdist", after_help = EXAMPLES)]
+#[command(name = "nfsdist", version, after_help = EXAMPLES)]
 struct Args {
     /// don't include timestamp on interval output
     #[arg(short = 'T', long)]

@@ -22,7 +22,7 @@ const EXAMPLES: &str = "examples:
 
 /// Summarize XFS inode reclaim latency (without kprobes or fentry: XFS shrinker scans).
 #[derive(Parser)]
-#[command(name = "xfsreclaim", after_help = EXAMPLES)]
+#[command(name = "xfsreclaim", version, after_help = EXAMPLES)]
 struct Args {
     /// don't include timestamp on interval output
     #[arg(short = 'T', long)]
