@@ -603,6 +603,11 @@ fn live_member_offsets_agree_with_bpftool() {
         assert_eq!(ours(&btf, name, member), Some(theirs), "{name}.{member}");
         assert!(btf.has_member(name, member).unwrap(), "{name}.{member}");
     }
+    // Where cpudist reads a dying task's state: `__state` since 5.14, `state` before.
+    let (state, _) = dump.offset("task_struct", "__state");
+    let state = state.or_else(|| dump.offset("task_struct", "state").0);
+    assert_eq!(btf.task_state_offset().unwrap(), state.map(|o| o.unwrap()));
+    assert!(state.is_some(), "bpftool has a task state");
     // A live bitfield: a member, with no byte offset (bpftool agrees it is a bitfield).
     assert_eq!(dump.offset("task_struct", "in_iowait").0, Some(Err(())));
     assert!(btf.has_member("task_struct", "in_iowait").unwrap());

@@ -74,7 +74,11 @@ fn run(args: Args) -> Result<(), ToolError> {
         off_cpu: args.offcpu as u32,
         include_idle: args.include_idle as u32,
         hist_by: if args.tids { 2 } else { args.pids as u32 },
-        task_state_offset: if args.offcpu { task_state_offset() } else { 0 },
+        // Where tp_btf reads a task's state (the tracefs record has it; no BTF, no tp_btf).
+        task_state_offset: match args.offcpu.then(KernelBtf::load) {
+            Some(Ok(btf)) => btf.task_state_offset()?.unwrap_or(0),
+            _ => 0,
+        },
     };
     let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
     let mut ebpf = tool.load(object, config)?;
@@ -91,14 +95,4 @@ fn run(args: Args) -> Result<(), ToolError> {
         gone: (args.pids || args.tids).then_some(hist_user::tool::task_gone),
     };
     tool.run::<Dist>(&mut ebpf, &view)
-}
-
-/// Where this kernel's `task_struct` keeps the task's state, from its BTF (0 without BTF, where
-/// only the tracefs tracepoint, whose record has the state, can attach).
-fn task_state_offset() -> u32 {
-    let Ok(btf) = KernelBtf::load() else {
-        return 0;
-    };
-    let offset = |member| btf.member_offset("task_struct", member).ok().flatten();
-    offset("__state").or_else(|| offset("state")).unwrap_or(0)
 }
