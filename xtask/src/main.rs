@@ -230,8 +230,9 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test, and hist-user's kernel
 /// probing and attach plans.
-const GUEST_TESTS: [(&str, &str); 10] = [
+const GUEST_TESTS: [(&str, &str); 11] = [
     ("hist-live-tests", "verifier"),
+    ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
     ("hist-live-tests", "keys"),
     ("hist-live-tests", "counting"),

@@ -232,15 +232,18 @@ impl Guest {
             .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {}", self.vng.display()))?;
-        let done = Arc::new(AtomicBool::new(false));
+        let (up, done) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let stdout = child.stdout.take().context("no stdout pipe")?;
         let stdout = {
-            let done = Arc::clone(&done);
+            let (up, done) = (Arc::clone(&up), Arc::clone(&done));
             let output = output.clone();
             thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     match line.trim() {
-                        GUEST_UP => {}
+                        GUEST_UP => up.store(true, Ordering::Relaxed),
                         GUEST_DONE => done.store(true, Ordering::Relaxed),
                         _ => output.line(line),
                     }
@@ -253,10 +256,16 @@ impl Guest {
         let mut console_file = fs::File::create(&console_log)
             .with_context(|| format!("cannot create {}", console_log.display()))?;
         let stderr = child.stderr.take().context("no stderr pipe")?;
+        let (up, errors) = (Arc::clone(&up), output.clone());
         let stderr = thread::spawn(move || {
             let mut tail = std::collections::VecDeque::with_capacity(CONSOLE_TAIL);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(console_file, "{line}");
+                // The command's stderr shares the stream with the kernel's `[ seconds]` lines
+                // and, before the command starts, the boot loader's.
+                if up.load(Ordering::Relaxed) && !is_kernel_message(&line) {
+                    errors.error_line(&line);
+                }
                 if tail.len() == CONSOLE_TAIL {
                     tail.pop_front();
                 }
@@ -325,6 +334,14 @@ impl Output {
         }
     }
 
+    /// A line of the command's stderr: to our stderr, or kept with the rest.
+    fn error_line(&self, line: &str) {
+        match self {
+            Self::Stdout => eprintln!("{line}"),
+            Self::Buffer(_) => self.line(line.to_owned()),
+        }
+    }
+
     /// The lines kept so far (none for [`Output::Stdout`]).
     pub fn take(&self) -> Vec<String> {
         match self {
@@ -334,6 +351,17 @@ impl Output {
             }
         }
     }
+}
+
+/// A kernel console line, `[   12.345678] …`, rather than the guest command's own stderr.
+fn is_kernel_message(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(stamp, _)| {
+            let stamp = stamp.trim();
+            !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
 }
 
 /// Where kernels and virtme-ng are kept between runs (`HIST_VM_CACHE` overrides it). The guests
@@ -557,6 +585,15 @@ mod tests {
             Some("linux-image-5.10.0-46-amd64")
         );
         assert_eq!(newest_image(show, "4.19"), None);
+    }
+
+    #[test]
+    fn kernel_messages_are_told_from_the_command_stderr() {
+        assert!(is_kernel_message("[   12.345678] loop: module loaded"));
+        assert!(is_kernel_message("[0.000000] Linux version"));
+        assert!(!is_kernel_message("nfsdist: this kernel has no NFS client"));
+        assert!(!is_kernel_message("[sudo] password"));
+        assert!(!is_kernel_message("[] x"));
     }
 
     #[test]
