@@ -18,8 +18,9 @@
 //! has its own thread and [`REQUEST_TIMEOUT`] to send its request and take the answer, at most
 //! [`MAX_CONNECTIONS`] are open at once (more are closed at once), one answer per connection
 //! (`Connection: close`), and `render` runs one scrape at a time. A panic in `render` is a 500.
-//! The HTTP is this small on purpose: `tiny_http`, tried first, reads a request head of any
-//! size into memory, so one client could exhaust the tool's memory.
+//! Requests are parsed by `httparse` (hyper's parser); the reading around it is this server's
+//! own, because it is what must be bounded: `tiny_http`, tried first, reads a request head of
+//! any size into memory, so one client could exhaust the tool's memory.
 //!
 //! A scrape reveals what the text format carries: the histograms, with the section labels the
 //! tool prints (operation names, or pids and process names for per-process histograms), and
@@ -189,7 +190,8 @@ fn serve(mut stream: TcpStream, render: &Mutex<Box<Render>>) {
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
     let response = match read_head(&mut stream) {
-        Head::Complete(head) => respond(&head, render),
+        Head::Complete(request) => respond(&request, render),
+        Head::Invalid => Response::text(400, "not an HTTP/1.x request\n".to_owned()),
         Head::TooLarge => {
             Response::text(431, format!("request head over {MAX_REQUEST_HEAD} bytes\n"))
         }
@@ -205,20 +207,30 @@ fn serve(mut stream: TcpStream, render: &Mutex<Box<Render>>) {
 
 /// What a client sent before its head ended, or did not.
 enum Head {
-    Complete(Vec<u8>),
+    /// A whole request head: its method and target.
+    Complete(Request),
+    /// Not HTTP/1.x: a bad request line or header.
+    Invalid,
     TooLarge,
     Incomplete,
 }
 
-/// Reads up to the blank line that ends a request head, within [`REQUEST_TIMEOUT`] in all.
+/// What the server needs of a request.
+struct Request {
+    method: String,
+    target: String,
+}
+
+/// Reads until a request head is whole (by `httparse`), within [`REQUEST_TIMEOUT`] in all.
 fn read_head(stream: &mut TcpStream) -> Head {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if let Some(end) = find(&head, b"\r\n\r\n") {
-            head.truncate(end);
-            return Head::Complete(head);
+        match parse(&head) {
+            Parsed::Partial => {}
+            Parsed::Complete(request) => return Head::Complete(request),
+            Parsed::Invalid => return Head::Invalid,
         }
         if head.len() > MAX_REQUEST_HEAD {
             return Head::TooLarge;
@@ -234,22 +246,46 @@ fn read_head(stream: &mut TcpStream) -> Head {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// [`parse`]'s verdict on the bytes received so far.
+enum Parsed {
+    Complete(Request),
+    Partial,
+    Invalid,
+}
+
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+
+/// Parses a request head with `httparse` (request line, header names and values, HTTP/1.0 or
+/// 1.1); a `Content-Length` must also be a number.
+fn parse(head: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(head) {
+        Ok(httparse::Status::Partial) => Parsed::Partial,
+        Err(_) => Parsed::Invalid,
+        Ok(httparse::Status::Complete(_)) => {
+            let content_length_ok = request
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .all(|h| {
+                    std::str::from_utf8(h.value).is_ok_and(|v| v.trim().parse::<u64>().is_ok())
+                });
+            match (request.method, request.path, content_length_ok) {
+                (Some(method), Some(target), true) => Parsed::Complete(Request {
+                    method: method.to_owned(),
+                    target: target.to_owned(),
+                }),
+                _ => Parsed::Invalid,
+            }
+        }
+    }
 }
 
 /// The answer to a complete request head.
-fn respond(head: &[u8], render: &Mutex<Box<Render>>) -> Response {
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
-    let request_line = lines.next().unwrap_or_default();
-    let Some((method, target)) = parse_request_line(request_line) else {
-        return Response::text(400, "not an HTTP/1.x request\n".to_owned());
-    };
-    if !lines.all(valid_header) {
-        return Response::text(400, "malformed header\n".to_owned());
-    }
+fn respond(request: &Request, render: &Mutex<Box<Render>>) -> Response {
+    let Request { method, target } = request;
     let path = target.split('?').next().unwrap_or_default();
     if path != METRICS_PATH {
         return Response::text(
@@ -274,35 +310,6 @@ fn respond(head: &[u8], render: &Mutex<Box<Render>>) -> Response {
         Ok(Err(reason)) => Response::text(500, format!("{}\n", first_line(&reason))),
         Err(_) => Response::text(500, "rendering the metrics panicked\n".to_owned()),
     }
-}
-
-/// `METHOD SP TARGET SP HTTP/1.x`, printable ASCII only: the method and the target.
-fn parse_request_line(line: &[u8]) -> Option<(&str, &str)> {
-    let line = std::str::from_utf8(line).ok()?;
-    if !line.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return None;
-    }
-    let mut words = line.split(' ');
-    let (method, target, version) = (words.next()?, words.next()?, words.next()?);
-    let valid = words.next().is_none()
-        && !method.is_empty()
-        && method.bytes().all(|b| b.is_ascii_uppercase())
-        && target.starts_with('/')
-        && matches!(version, "HTTP/1.0" | "HTTP/1.1");
-    valid.then_some((method, target))
-}
-
-/// `name: value`, the name an HTTP token, the value printable; a `Content-Length` a number.
-fn valid_header(line: &[u8]) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-    let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ' || *b == b'\t' || *b >= 0x80;
-    let content_length_ok = !name.eq_ignore_ascii_case(b"content-length")
-        || std::str::from_utf8(value).is_ok_and(|v| v.trim().parse::<u64>().is_ok());
-    !name.is_empty() && name.iter().all(token) && value.iter().all(printable) && content_length_ok
 }
 
 /// An answer, always the last on its connection.
@@ -455,31 +462,34 @@ mod tests {
     }
 
     #[test]
-    fn request_lines() {
+    fn request_heads() {
+        let complete = |head: &[u8]| match parse(head) {
+            Parsed::Complete(Request { method, target }) => Some((method, target)),
+            _ => None,
+        };
         assert_eq!(
-            parse_request_line(b"GET /metrics?x=1 HTTP/1.1"),
-            Some(("GET", "/metrics?x=1"))
+            complete(b"GET /metrics?x=1 HTTP/1.1\r\nHost: localhost:9435\r\n\r\n"),
+            Some(("GET".into(), "/metrics?x=1".into()))
         );
-        assert_eq!(parse_request_line(b"POST / HTTP/1.0"), Some(("POST", "/")));
-        assert!(valid_header(b"Host: localhost:9435"));
-        assert!(valid_header(b"Content-Length: 0"));
-        assert!(!valid_header(b"Content-Length: -5"));
-        assert!(!valid_header(b"no colon"));
-        assert!(!valid_header(b": no name"));
-        assert!(!valid_header(b"Bad Name: x"));
-        assert!(!valid_header(b"X: \x00"));
+        assert_eq!(
+            complete(b"POST / HTTP/1.0\r\nContent-Length: 0\r\n\r\n"),
+            Some(("POST".into(), "/".into()))
+        );
+        assert!(matches!(
+            parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n"),
+            Parsed::Partial
+        ));
+        assert!(matches!(parse(b""), Parsed::Partial));
         for bad in [
-            &b""[..],
-            b"GET",
-            b"GET /metrics",
-            b"GET /metrics HTTP/2",
-            b"get /metrics HTTP/1.1",
-            b"GET metrics HTTP/1.1",
-            b"GET /metrics HTTP/1.1 x",
-            b"GET /m\x00 HTTP/1.1",
-            b"GET /\xff HTTP/1.1",
+            &b"GET /metrics HTTP/2\r\n\r\n"[..],
+            b"GET /metrics HTTP/1.1 x\r\n\r\n",
+            b"GET /m\x00 HTTP/1.1\r\n\r\n",
+            b"\x00\xff garbage\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
         ] {
-            assert_eq!(parse_request_line(bad), None, "{bad:?}");
+            assert!(matches!(parse(bad), Parsed::Invalid), "{bad:?}");
         }
     }
 
