@@ -76,10 +76,7 @@ where
 
     /// What was counted since the previous call (since the map was created, the first time).
     pub fn read(&mut self) -> Result<IntervalCounts<H::Prefix>, Error> {
-        let dropped = match &self.drops {
-            Some(drops) => drops.read()?,
-            None => Drops::NONE,
-        };
+        let dropped = DropCounters::read_or_none(self.drops.as_ref())?;
         let histograms = self.map.snapshot()?;
         let sums = self.map.sums()?;
         let interval = IntervalCounts {

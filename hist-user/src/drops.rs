@@ -9,7 +9,7 @@ use aya::{
 };
 use hist_core::{DROPS_MAP, DropCause};
 
-use crate::Error;
+use crate::{Error, snapshot::saturating_sum};
 
 /// Events lost per [`DropCause`], summed over the CPUs: cumulative since the program was
 /// loaded when read, or the difference of two readings ([`Drops::since`]).
@@ -34,7 +34,7 @@ impl Drops {
 
     /// All events lost.
     pub fn total(&self) -> u64 {
-        self.0.iter().fold(0, |sum, &n| sum.saturating_add(n))
+        saturating_sum(&self.0)
     }
 
     /// What was lost after `earlier`, a previous reading of the same counters.
@@ -93,12 +93,17 @@ impl DropCounters {
         Ok(Some(Self { map }))
     }
 
+    /// [`read`](Self::read) for an object that may have no counters: none lost then.
+    pub fn read_or_none(counters: Option<&Self>) -> Result<Drops, Error> {
+        counters.map_or(Ok(Drops::NONE), Self::read)
+    }
+
     /// The events lost since the program was loaded, per cause.
     pub fn read(&self) -> Result<Drops, Error> {
         let mut counts = [0; DropCause::COUNT as usize];
         for (cause, count) in counts.iter_mut().enumerate() {
             let per_cpu = self.map.get(&(cause as u32), 0)?;
-            *count = per_cpu.iter().fold(0u64, |sum, &n| sum.saturating_add(n));
+            *count = saturating_sum(per_cpu.iter());
         }
         Ok(Drops(counts))
     }

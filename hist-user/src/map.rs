@@ -10,7 +10,7 @@ use aya::maps::{
 };
 use hist_core::{HistKey, KeyPrefix};
 
-use crate::{Error, Histogram, Snapshot};
+use crate::{Error, Histogram, Snapshot, snapshot::saturating_sum};
 
 /// A hash-map histogram (`HashHist` / `PerCpuHashHist`) keyed by [`HistKey<P>`].
 pub struct HashHistMap<P: KeyPrefix> {
@@ -52,7 +52,7 @@ impl<P: KeyPrefix + Ord> HashHistMap<P> {
             .zip(entries.values.chunks_exact(entries.per_key))
         {
             let HistKey { prefix, slot } = *key;
-            let value = values.iter().fold(0u64, |sum, &n| sum.saturating_add(n));
+            let value = saturating_sum(values);
             snapshot
                 .entry(prefix)
                 .or_insert_with(|| Histogram::new(self.max_slot))
@@ -84,7 +84,7 @@ impl<P: KeyPrefix + Ord> HashHistMap<P> {
             HashKind::PerCpu(map) => {
                 for entry in map.iter() {
                     let (key, values) = entry?;
-                    count(key, values.iter().sum());
+                    count(key, saturating_sum(values.iter()));
                 }
             }
         }
@@ -189,7 +189,7 @@ impl ArrayHistMap {
             ArrayKind::Shared(map) => map.iter().collect::<Result<_, _>>()?,
             ArrayKind::PerCpu(map) => map
                 .iter()
-                .map(|values| values.map(|values| values.iter().sum()))
+                .map(|values| values.map(|values| saturating_sum(values.iter())))
                 .collect::<Result<_, _>>()?,
         };
         let slots_per_prefix = self.max_slot as usize + 2;

@@ -110,7 +110,7 @@ impl Histogram {
 
     /// The number of values counted, overflow included (at most `u64::MAX`).
     pub fn total(&self) -> u64 {
-        self.counts.iter().fold(0, |sum, &n| sum.saturating_add(n))
+        saturating_sum(&self.counts)
     }
 
     /// True when nothing was counted.
@@ -134,6 +134,14 @@ impl Histogram {
     pub fn log2(&self) -> Log2 {
         Log2::new(self.max_slot())
     }
+}
+
+/// The sum of `counts`, stopping at `u64::MAX` rather than wrapping or panicking: per-CPU
+/// copies of a counter, the slots of a histogram, the causes of drops.
+pub(crate) fn saturating_sum<'a>(counts: impl IntoIterator<Item = &'a u64>) -> u64 {
+    counts
+        .into_iter()
+        .fold(0, |sum, &count| sum.saturating_add(count))
 }
 
 /// The histograms of one map, by prefix, in prefix order. Prefixes that counted nothing are

@@ -405,10 +405,7 @@ impl Tool {
                 .map_err(|_| "the map reader panicked".to_string())?;
             // Cumulative, as Prometheus' counters are.
             let read = || -> Result<Report, Error> {
-                let dropped = match &drops {
-                    Some(drops) => drops.read()?,
-                    None => Drops::NONE,
-                };
+                let dropped = DropCounters::read_or_none(drops.as_ref())?;
                 let sums = if sums { map.sums()? } else { None };
                 Ok(report(
                     name,
