@@ -238,6 +238,13 @@ macro_rules! ops {
         unsafe impl $crate::__bytemuck::Pod for $name {}
         $crate::key_prefix!($name);
 
+        // The op's index in an array histogram (`hist_ebpf::PerCpuArrayHist`).
+        impl ::core::convert::From<$name> for u32 {
+            fn from(op: $name) -> u32 {
+                op.0
+            }
+        }
+
         #[allow(missing_docs)]
         impl $name {
             $($(#[$op_meta])* pub const $op: $name = $name($value);)+

@@ -26,6 +26,8 @@
 //! printer starts at index 1. Here slot `s` holds `[2^s, 2^(s+1) - 1]` (and slot 0 holds `{0, 1}`),
 //! as in libbpf-tools. The printed rows (`0 -> 1`, `2 -> 3`, `4 -> 7`, …) are the same.
 #![no_std]
+// BPF inline assembly for the log2 slot (slot.rs): the eBPF build is nightly already (build-std).
+#![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 #![deny(missing_docs)]
 
 pub mod desc;
@@ -42,5 +44,5 @@ pub use bytemuck as __bytemuck;
 pub use desc::{HistDesc, Layout, Settings, ToolConfig, Unit};
 pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
-pub use slot::{Buckets, Linear, Log2, log2, log2_branchless, log2_u64, map_entries};
+pub use slot::{Buckets, Linear, Log2, log2, log2_u64, map_entries};
 pub use start::{MAX_START_ENTRIES, START_MAP, start_entries};

@@ -1,5 +1,9 @@
-//! Array-backed histograms indexed `prefix × (max_slot + 2) + slot`: for a few dense `u32`
-//! prefixes (`0..PREFIXES`, e.g. an op code), with no hashing and no insertion.
+//! Array-backed histograms indexed `prefix × (max_slot + 2) + slot`: for a few dense prefixes
+//! (`0..PREFIXES`: an op of [`ops!`](hist_core::ops), or a `u32`), with no hashing and no
+//! insertion. The kernel inlines an array lookup into a bounds check and an address, so a
+//! record costs no helper call; per-CPU, it needs no atomic either (measured in cpudist: the
+//! histogram of all tasks in a per-CPU array instead of a hash costs 0.30× libbpf-tools' cpudist
+//! per event, 0.39× in the hash).
 
 use core::marker::PhantomData;
 
@@ -12,31 +16,32 @@ macro_rules! array_hist {
     ($(#[$doc:meta])* $name:ident, $map:ident, $add:expr) => {
         $(#[$doc])*
         #[repr(transparent)]
-        pub struct $name<H: HistDesc<Prefix = u32>> {
+        pub struct $name<H: HistDesc> where H::Prefix: Into<u32> {
             map: $map<u64>,
             desc: PhantomData<H>,
         }
 
-        impl<H: HistDesc<Prefix = u32>> $name<H> {
+        impl<H: HistDesc> $name<H> where H::Prefix: Into<u32> {
             /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` counters.
             pub const fn new() -> Self {
                 Self { map: $map::with_max_entries(H::MAX_ENTRIES, 0), desc: PhantomData }
             }
         }
 
-        impl<H: HistDesc<Prefix = u32>> Default for $name<H> {
+        impl<H: HistDesc> Default for $name<H> where H::Prefix: Into<u32> {
             fn default() -> Self {
                 Self::new()
             }
         }
 
-        impl<H: HistDesc<Prefix = u32>> Histogram for $name<H> {
+        impl<H: HistDesc> Histogram for $name<H> where H::Prefix: Into<u32> {
             type Desc = H;
 
             /// The prefix is the histogram's index, `0..PREFIXES`; others have no room, and
             /// count as [`DropCause::HistogramFull`].
             #[inline(always)]
-            fn add(&self, prefix: u32, slot: u32, count: u64) {
+            fn add(&self, prefix: H::Prefix, slot: u32, count: u64) {
+                let prefix: u32 = prefix.into();
                 if prefix >= H::PREFIXES {
                     drops::count(DropCause::HistogramFull, count);
                     return;

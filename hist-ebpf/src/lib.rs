@@ -8,7 +8,7 @@
 //! | map | key | when |
 //! |---|---|---|
 //! | [`HashHist`] / [`PerCpuHashHist`] | [`HistKey<P>`] | sparse prefixes: per pid, per tid, per comm; an op code |
-//! | [`ArrayHist`] / [`PerCpuArrayHist`] | `prefix × (max_slot + 2) + slot` | a few dense `u32` prefixes (`0..PREFIXES`): no hashing; per-CPU needs no atomics |
+//! | [`ArrayHist`] / [`PerCpuArrayHist`] | `prefix × (max_slot + 2) + slot` | a few dense prefixes (`0..PREFIXES`: an op, a `u32`): no hashing, no helper call; per-CPU needs no atomics |
 //!
 //! ```ignore
 //! use aya_ebpf::macros::map;

@@ -61,8 +61,15 @@ enum Cmd {
     /// Boot one of Debian's kernels under QEMU and run COMMAND in it as root, in this repository
     /// with the tools built (e.g. `cargo xtask vm --kernel 6.1 -- target/release/nfsdist 1 5`)
     Vm(vm::Options),
-    /// Setup, then the criterion benches and (as root) the in-kernel cost beside libbpf-tools
+    /// Setup, then the criterion benches and (as root) the in-kernel cost of each tool beside
+    /// libbpf-tools and bpftrace: cpudist on this kernel, nfsdist and xfsreclaim in the VM kernels
     Bench {
+        /// Measure cpudist on this kernel only, not nfsdist and xfsreclaim in the VM kernels
+        #[arg(long)]
+        no_vm: bool,
+        /// The VM kernels to measure nfsdist and xfsreclaim in (default: all three)
+        #[arg(long = "kernel", value_parser = ["5.10", "6.1", "6.12"])]
+        kernels: Vec<String>,
         /// Arguments for `kernel-cost` (e.g. `--seconds 10 --json`)
         #[arg(
             trailing_var_arg = true,
@@ -102,7 +109,11 @@ fn dispatch(command: Cmd) -> Result<()> {
         Cmd::Build => build(&ws),
         Cmd::Test { no_vm, kernels } => test(&ws, no_vm, &kernels),
         Cmd::Vm(opts) => vm(&ws, &opts),
-        Cmd::Bench { args } => bench(&ws, &args),
+        Cmd::Bench {
+            no_vm,
+            kernels,
+            args,
+        } => bench(&ws, no_vm, &kernels, &args),
         Cmd::Run { args } => run(&ws, args),
     }
 }
@@ -230,11 +241,12 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test, and hist-user's kernel
 /// probing and attach plans.
-const GUEST_TESTS: [(&str, &str); 11] = [
+const GUEST_TESTS: [(&str, &str); 12] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
     ("hist-live-tests", "keys"),
+    ("hist-live-tests", "slots"),
     ("hist-live-tests", "counting"),
     ("hist-live-tests", "description"),
     ("hist-live-tests", "cpudist"),
@@ -379,7 +391,7 @@ fn vm(ws: &Workspace, opts: &vm::Options) -> Result<()> {
     Ok(())
 }
 
-fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
+fn bench(ws: &Workspace, no_vm: bool, kernels: &[String], args: &[String]) -> Result<()> {
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
     ws.step(
         &tc,
@@ -391,10 +403,13 @@ fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
         eprintln!("xtask: not root, so the in-kernel cost (kernel-cost) is not measured");
         return Ok(());
     }
-    // The reference tool and the counter reader of the in-kernel comparison.
-    setup::install_packages(&["libbpf-tools", "bpftool"], "the kernel-cost bench")?;
-    let bin = ws.build_tools(&tc)?.join("cpudist");
-    let bin = bin
+    // The reference tools and the counter reader of the in-kernel comparison.
+    setup::install_packages(
+        &["libbpf-tools", "bpftrace", "bpftool"],
+        "the kernel-cost bench",
+    )?;
+    let tools_dir = ws.build_tools(&tc)?;
+    let tools_dir = tools_dir
         .to_str()
         .context("the target folder's path is not UTF-8")?;
     let mut cargo_args = vec![
@@ -411,8 +426,43 @@ fn bench(ws: &Workspace, args: &[String]) -> Result<()> {
         &tc,
         "cargo run --release -p hist-benches --bin kernel-cost",
         &cargo_args,
-        &[("HIST_CPUDIST_BIN", bin)],
-    )
+        &[("HIST_TOOLS_DIR", tools_dir)],
+    )?;
+    // Built by the run above.
+    let kernel_cost = ws.target_dir().join("release/kernel-cost");
+    let kernel_cost = kernel_cost
+        .to_str()
+        .context("the target folder's path is not UTF-8")?;
+    if no_vm {
+        return Ok(());
+    }
+    // One guest at a time: guests side by side would share the host's CPUs.
+    for kernel in vm::KERNELS {
+        if !kernels.is_empty() && !kernels.iter().any(|k| k == kernel.line) {
+            continue;
+        }
+        let guest = vm::prepare(kernel, false)?;
+        let mut line = format!(
+            "modprobe -qa loop xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool xfsreclaim",
+            vm::shell_quote(tools_dir),
+            vm::shell_quote(kernel_cost)
+        );
+        for arg in args {
+            line.push(' ');
+            line.push_str(&vm::shell_quote(arg));
+        }
+        eprintln!("==> VM {} ({}): kernel-cost", kernel.line, guest.release);
+        let status = guest.run(
+            &ws.root,
+            &line,
+            Duration::from_secs(3600),
+            &vm::Output::Stdout,
+        )?;
+        if !status.success() {
+            bail!("kernel-cost failed in the {} guest ({status})", kernel.line);
+        }
+    }
+    Ok(())
 }
 
 fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {

@@ -1,29 +1,41 @@
-//! kernel-cost: the in-kernel cost per event of hist's `cpudist` next to libbpf-tools' `cpudist`.
+//! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
+//! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
+//! histogram; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
+//! bpftrace (ebpf_exporter, the original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
-//! under the same context-switch load, generated here: pairs of threads ping-ponging one byte
-//! over two pipes, so every round trip is a few `sched_switch` events. The kernel counts, per
-//! BPF program, how often it ran (`run_cnt`) and for how long (`run_time_ns`); `bpftool prog
-//! show --json` reports both. The programs of a tool are the ones it holds file descriptors of
+//! under the same load, generated here: for cpudist, pairs of threads ping-ponging one byte over
+//! two pipes (a constant stream of context switches); for nfsdist, a loop of open, `pread`,
+//! `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for xfsreclaim,
+//! dropping the inode cache of an XFS file system of 5000 files and reading it back, over and
+//! over. The kernel counts, per BPF program, how often it ran (`run_cnt`) and for how long
+//! (`run_time_ns`); `bpftool prog show --json` reports both, and the program's size after the
+//! verifier (`bytes_xlated`). The programs of a tool are the ones it holds file descriptors of
 //! (`/proc/<pid>/fdinfo`, `prog_id`), or those that bpftool's `pids` field gives it, so other
-//! BPF programs on the machine (even ones with the same names) are never counted.
+//! BPF programs on the machine (even ones with the same names) are never counted. An event is
+//! one run of a program: for entry/exit latency, the entry and the exit are one each.
 //!
-//! For each case the tools run in the order ours, C, C, ours (A B B A), so a drift in the
-//! machine's speed weighs on both alike; the two runs of a tool are added up.
+//! For each case the tools run in the order ours, C, bpftrace, bpftrace, C, ours (A B C C B A),
+//! so a drift in the machine's speed weighs on all alike; the two runs of a tool are added up.
+//! A case whose hook this kernel lacks (ours refuses it) is skipped with ours' reason.
 //!
 //! ```text
-//! cargo build --release -p cpudist
+//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim
 //! cargo run --release -p hist-benches --bin kernel-cost -- --seconds 5
+//! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool xfsreclaim
 //! ```
 //!
-//! Our cpudist is `$HIST_CPUDIST_BIN`, else `target/release/cpudist` of this workspace;
-//! libbpf-tools' is `$HIST_C_CPUDIST_BIN`, else found with `dpkg -L libbpf-tools`, and bpftool
-//! likewise (package `bpftool`); `cargo xtask bench` installs both, this does not.
+//! Our tools are `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`;
+//! libbpf-tools' are found with `dpkg -L libbpf-tools` (or `$HIST_C_CPUDIST_BIN`,
+//! `$HIST_C_FSDIST_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
+//! `$HIST_BPFTOOL_BIN`; packages `bpftrace`, `bpftool`); `cargo xtask bench` installs them, this
+//! does not.
 
 use std::{
     collections::BTreeSet,
     fmt::Write as _,
     io::{Read as _, Write as _},
+    os::unix::fs::FileExt as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -35,22 +47,33 @@ use std::{
 };
 
 use anyhow::{Context as _, anyhow, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use hist_live_tests::fixtures::{LoopbackNfs, Xfs, reclaim_inodes};
 use serde_json::{Value, json};
 
-/// In-kernel cost per event of hist's cpudist next to libbpf-tools' cpudist (needs root).
+/// In-kernel cost per event of hist's tools next to libbpf-tools and bpftrace (needs root).
 #[derive(Parser)]
 #[command(name = "kernel-cost")]
 struct Args {
+    /// the tools to measure (default: cpudist)
+    #[arg(long = "tool", value_enum)]
+    tools: Vec<ToolName>,
     /// seconds of load per run (each tool runs twice per case)
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     seconds: u64,
-    /// pairs of threads ping-ponging over pipes to generate context switches
+    /// pairs of threads ping-ponging over pipes to generate context switches (cpudist)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pairs: u64,
     /// print the results as JSON instead of a table
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ToolName {
+    Cpudist,
+    Nfsdist,
+    Xfsreclaim,
 }
 
 /// Set by SIGINT / SIGTERM: stop, clean up (tools, load, sysctl) and exit non-zero.
@@ -71,42 +94,186 @@ fn main() {
     }
 }
 
-/// One comparison: the same mode of both tools, with the arguments each needs for it.
+/// One comparison: the same histogram by each tool, with the arguments each needs for it.
 struct Case {
     name: &'static str,
     ours: &'static [&'static str],
-    c: &'static [&'static str],
+    /// The libbpf-tools tool's arguments, when it has one.
+    c: Option<&'static [&'static str]>,
+    /// A bpftrace program computing the same histogram.
+    bpftrace: &'static str,
 }
 
-const CASES: &[Case] = &[
-    Case {
-        name: "on-CPU",
-        ours: &[],
-        c: &[],
+/// What one of our tools is measured against, and under which load.
+struct Bench {
+    tool: ToolName,
+    /// libbpf-tools' counterpart (binary name and its override variable), if any.
+    c: Option<(&'static str, &'static str)>,
+    cases: &'static [Case],
+}
+
+/// bpftrace's on-CPU time: from the switch-in of a CPU's task to its switch-out, idle excluded
+/// as in ours.
+const BPFTRACE_ON_CPU: &str = "tracepoint:sched:sched_switch { \
+    if (args->prev_pid != 0 && @on[cpu]) { @usecs = hist((nsecs - @on[cpu]) / 1000); } \
+    @on[cpu] = nsecs; }";
+/// bpftrace's off-CPU time: from a task's switch-out to its next switch-in.
+const BPFTRACE_OFF_CPU: &str = "tracepoint:sched:sched_switch { \
+    if (args->prev_pid != 0) { @off[args->prev_pid] = nsecs; } \
+    if (@off[args->next_pid]) { @usecs = hist((nsecs - @off[args->next_pid]) / 1000); \
+    delete(@off[args->next_pid]); } }";
+
+/// bpftrace's entry/exit latency idiom (its `tools/xfsdist.bt`), on nfsdist's functions, the
+/// histogram keyed by the exit probe's name (bpftrace's `func` has no kfunc form in 0.17).
+const BPFTRACE_NFS_KPROBE: &str = "\
+    kprobe:nfs_file_read, kprobe:nfs_file_write, kprobe:nfs4_file_open, kprobe:nfs_file_open, \
+    kprobe:nfs_file_fsync, kprobe:nfs_getattr { @start[tid] = nsecs; } \
+    kretprobe:nfs_file_read, kretprobe:nfs_file_write, kretprobe:nfs4_file_open, \
+    kretprobe:nfs_file_open, kretprobe:nfs_file_fsync, kretprobe:nfs_getattr /@start[tid]/ { \
+    @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+/// The same on fentry/fexit (bpftrace's `kfunc`/`kretfunc`, module-qualified).
+const BPFTRACE_NFS_FENTRY: &str = "\
+    kfunc:nfs:nfs_file_read, kfunc:nfs:nfs_file_write, kfunc:nfsv4:nfs4_file_open, \
+    kfunc:nfs:nfs_file_open, kfunc:nfs:nfs_file_fsync, kfunc:nfs:nfs_getattr \
+    { @start[tid] = nsecs; } \
+    kretfunc:nfs:nfs_file_read, kretfunc:nfs:nfs_file_write, kretfunc:nfsv4:nfs4_file_open, \
+    kretfunc:nfs:nfs_file_open, kretfunc:nfs:nfs_file_fsync, kretfunc:nfs:nfs_getattr \
+    /@start[tid]/ { @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+/// The same idiom on xfsreclaim's functions, kprobes then fentry.
+const BPFTRACE_XFS_KPROBE: &str = "\
+    kprobe:xfs_fs_nr_cached_objects, kprobe:xfs_fs_free_cached_objects \
+    { @start[tid] = nsecs; } \
+    kretprobe:xfs_fs_nr_cached_objects, kretprobe:xfs_fs_free_cached_objects /@start[tid]/ { \
+    @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+const BPFTRACE_XFS_FENTRY: &str = "\
+    kfunc:xfs:xfs_fs_nr_cached_objects, kfunc:xfs:xfs_fs_free_cached_objects \
+    { @start[tid] = nsecs; } \
+    kretfunc:xfs:xfs_fs_nr_cached_objects, kretfunc:xfs:xfs_fs_free_cached_objects \
+    /@start[tid]/ { @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+
+const BENCHES: [Bench; 3] = [
+    Bench {
+        tool: ToolName::Cpudist,
+        c: Some(("cpudist", "HIST_C_CPUDIST_BIN")),
+        cases: &[
+            Case {
+                name: "on-CPU",
+                ours: &[],
+                c: Some(&[]),
+                bpftrace: BPFTRACE_ON_CPU,
+            },
+            Case {
+                name: "off-CPU (-O)",
+                ours: &["-O"],
+                c: Some(&["-O"]),
+                bpftrace: BPFTRACE_OFF_CPU,
+            },
+            Case {
+                name: "on-CPU, ours --attach tracepoint",
+                ours: &["--attach", "tracepoint"],
+                c: Some(&[]),
+                bpftrace: BPFTRACE_ON_CPU,
+            },
+        ],
     },
-    Case {
-        name: "off-CPU (-O)",
-        ours: &["-O"],
-        c: &["-O"],
+    Bench {
+        tool: ToolName::Nfsdist,
+        // fsdist picks fentry where the kernel has it, else kprobes: it runs in both cases, and
+        // its program type is in the table.
+        c: Some(("fsdist", "HIST_C_FSDIST_BIN")),
+        cases: &[
+            Case {
+                name: "NFS, kprobe",
+                ours: &["--attach", "kprobe"],
+                c: Some(&["-t", "nfs"]),
+                bpftrace: BPFTRACE_NFS_KPROBE,
+            },
+            Case {
+                name: "NFS, fentry",
+                ours: &["--attach", "fentry"],
+                c: Some(&["-t", "nfs"]),
+                bpftrace: BPFTRACE_NFS_FENTRY,
+            },
+        ],
     },
-    Case {
-        name: "on-CPU, ours --attach tracepoint",
-        ours: &["--attach", "tracepoint"],
-        c: &[],
+    Bench {
+        tool: ToolName::Xfsreclaim,
+        c: None,
+        cases: &[
+            Case {
+                name: "XFS reclaim, kprobe",
+                ours: &["--attach", "kprobe"],
+                c: None,
+                bpftrace: BPFTRACE_XFS_KPROBE,
+            },
+            Case {
+                name: "XFS reclaim, fentry",
+                ours: &["--attach", "fentry"],
+                c: None,
+                bpftrace: BPFTRACE_XFS_FENTRY,
+            },
+        ],
     },
 ];
 
+impl ToolName {
+    fn name(self) -> &'static str {
+        match self {
+            ToolName::Cpudist => "cpudist",
+            ToolName::Nfsdist => "nfsdist",
+            ToolName::Xfsreclaim => "xfsreclaim",
+        }
+    }
+}
+
+/// The tools compared, in the order of a case's first half of runs (the second half reverses
+/// it: A B C C B A).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tool {
     Ours,
     C,
+    Bpftrace,
 }
 
+const TOOLS: [Tool; 3] = [Tool::Ours, Tool::C, Tool::Bpftrace];
+
 impl Tool {
-    fn label(self) -> &'static str {
+    fn key(self) -> &'static str {
         match self {
-            Tool::Ours => "hist cpudist",
-            Tool::C => "libbpf-tools cpudist",
+            Tool::Ours => "ours",
+            Tool::C => "libbpf_tools",
+            Tool::Bpftrace => "bpftrace",
+        }
+    }
+}
+
+/// The binaries of one bench.
+#[derive(Clone)]
+struct Binaries {
+    ours: PathBuf,
+    c: Option<PathBuf>,
+    bpftrace: PathBuf,
+}
+
+impl Binaries {
+    fn label(&self, bench: &Bench, tool: Tool) -> String {
+        match tool {
+            Tool::Ours => format!("hist {}", bench.tool.name()),
+            Tool::C => format!("libbpf-tools {}", bench.c.map_or("-", |(name, _)| name)),
+            Tool::Bpftrace => "bpftrace".to_string(),
+        }
+    }
+
+    /// The command line of `tool` in `case`; `None` when it has no counterpart there.
+    fn command<'a>(&'a self, tool: Tool, case: &'a Case) -> Option<(&'a Path, Vec<&'a str>)> {
+        match tool {
+            Tool::Ours => Some((&self.ours, case.ours.to_vec())),
+            Tool::C => Some((self.c.as_deref()?, case.c?.to_vec())),
+            Tool::Bpftrace => Some((&self.bpftrace, vec!["-e", case.bpftrace])),
         }
     }
 }
@@ -116,8 +283,12 @@ struct Run {
     seconds: f64,
     run_cnt: u64,
     run_time_ns: u64,
-    round_trips: u64,
+    operations: u64,
     programs: Vec<String>,
+    /// Program types (`tracing`, `kprobe`, `tracepoint`, …) of the programs that ran.
+    types: Vec<String>,
+    /// Instructions after the verifier's rewrites (`bytes_xlated / 8`) of the programs that ran.
+    xlated_insns: u64,
 }
 
 /// The runs of one tool in one case, added up.
@@ -137,19 +308,29 @@ impl Total {
         self.runs.iter().map(|run| run.seconds).sum()
     }
 
-    fn programs(&self) -> String {
+    fn joined(&self, field: impl Fn(&Run) -> &Vec<String>) -> String {
         let names: BTreeSet<&str> = self
             .runs
             .iter()
-            .flat_map(|run| run.programs.iter().map(String::as_str))
+            .flat_map(|run| field(run).iter().map(String::as_str))
             .collect();
         names.into_iter().collect::<Vec<_>>().join(",")
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    fn xlated_insns(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(|run| run.xlated_insns)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn json(&self, command: &[&str]) -> Value {
         json!({
-            "args": args,
-            "programs": self.programs(),
+            "args": command,
+            "programs": self.joined(|run| &run.programs),
+            "types": self.joined(|run| &run.types),
+            "xlated_insns": self.xlated_insns(),
             "run_cnt": self.run_cnt,
             "run_time_ns": self.run_time_ns,
             "ns_per_event": self.ns_per_event(),
@@ -159,18 +340,15 @@ impl Total {
                 "run_cnt": run.run_cnt,
                 "run_time_ns": run.run_time_ns,
                 "ns_per_event": (run.run_cnt > 0).then(|| run.run_time_ns as f64 / run.run_cnt as f64),
-                "load_round_trips": run.round_trips,
+                "load_operations": run.operations,
                 "programs": run.programs,
             })).collect::<Vec<_>>(),
         })
     }
 }
 
-struct Tools {
-    ours: PathBuf,
-    c: PathBuf,
-    bpftool: PathBuf,
-}
+/// One case's outcome: the totals per tool, or why the case was skipped.
+type Outcome = Result<[Total; 3], String>;
 
 fn run(args: &Args) -> anyhow::Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -179,129 +357,192 @@ fn run(args: &Args) -> anyhow::Result<()> {
             "must run as root: it loads eBPF programs and sets kernel.bpf_stats_enabled (try sudo)"
         );
     }
-    let tools = Tools {
-        ours: our_cpudist()?,
-        c: installed_binary("HIST_C_CPUDIST_BIN", "libbpf-tools", "cpudist")?,
-        bpftool: installed_binary("HIST_BPFTOOL_BIN", "bpftool", "bpftool")?,
+    let selected = if args.tools.is_empty() {
+        vec![ToolName::Cpudist]
+    } else {
+        args.tools.clone()
     };
+    let bpftool = installed_binary("HIST_BPFTOOL_BIN", "bpftool", "bpftool")?;
+    let bpftrace = installed_binary("HIST_BPFTRACE_BIN", "bpftrace", "bpftrace")?;
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { libc::signal(signal, on_signal as *const () as libc::sighandler_t) };
     }
-
     let _stats = BpfStats::enable()?;
     let window = Duration::from_secs(args.seconds);
-    if !args.json {
-        eprintln!(
-            "kernel-cost: {} cases × 4 runs of {} s, load: {} ping-pong pair(s); ours: {}, C: {}",
-            CASES.len(),
-            args.seconds,
-            args.pairs,
-            tools.ours.display(),
-            tools.c.display()
-        );
-    }
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
 
-    let mut results = Vec::new();
-    for case in CASES {
-        let (mut ours, mut c) = (Total::default(), Total::default());
-        for tool in [Tool::Ours, Tool::C, Tool::C, Tool::Ours] {
-            let (path, tool_args, total) = match tool {
-                Tool::Ours => (&tools.ours, case.ours, &mut ours),
-                Tool::C => (&tools.c, case.c, &mut c),
-            };
-            let run = measure(&tools.bpftool, path, tool_args, window, args.pairs)
-                .with_context(|| format!("{} ({})", tool.label(), case.name))?;
-            if !args.json {
-                eprintln!(
-                    "  {:<32} {:<22} {:>12} events {:>8.1} ns/event",
-                    case.name,
-                    tool.label(),
-                    run.run_cnt,
-                    run.run_time_ns as f64 / run.run_cnt.max(1) as f64
-                );
-            }
-            total.run_cnt += run.run_cnt;
-            total.run_time_ns += run.run_time_ns;
-            total.runs.push(run);
+    let mut results: Vec<(&Bench, &Case, Binaries, Outcome)> = Vec::new();
+    for bench in BENCHES.iter().filter(|b| selected.contains(&b.tool)) {
+        let binaries = Binaries {
+            ours: our_tool(bench.tool.name())?,
+            c: bench
+                .c
+                .map(|(name, var)| installed_binary(var, "libbpf-tools", name))
+                .transpose()?,
+            bpftrace: bpftrace.clone(),
+        };
+        // The file system stays mounted for all the cases of its tool.
+        let workload = Workload::prepare(bench.tool, args.pairs)?;
+        if !args.json {
+            eprintln!(
+                "kernel-cost: {} on {kernel}: {} cases × {} runs of {} s, load: {}",
+                bench.tool.name(),
+                bench.cases.len(),
+                2 * TOOLS.len(),
+                args.seconds,
+                workload.describe(),
+            );
         }
-        results.push((case, ours, c));
+        for case in bench.cases {
+            let outcome = measure_case(args, &bpftool, bench, case, &binaries, &workload, window)?;
+            if let (Err(why), false) = (&outcome, args.json) {
+                eprintln!("  {:<34} skipped: {why}", case.name);
+            }
+            results.push((bench, case, binaries.clone(), outcome));
+        }
     }
 
     if args.json {
         let cases: Vec<Value> = results
             .iter()
-            .map(|(case, ours, c)| {
-                json!({
-                    "case": case.name,
-                    "ours": ours.json(case.ours),
-                    "c": c.json(case.c),
-                    "ratio_ours_to_c": ratio(ours, c),
-                })
+            .map(|(bench, case, binaries, outcome)| {
+                let mut object = json!({ "tool": bench.tool.name(), "case": case.name });
+                match outcome {
+                    Err(why) => object["skipped"] = json!(why),
+                    Ok(totals) => {
+                        for tool in TOOLS {
+                            let Some((_, command)) = binaries.command(tool, case) else {
+                                continue;
+                            };
+                            object[tool.key()] = totals[tool as usize].json(&command);
+                            if tool != Tool::Ours {
+                                object[format!("ratio_ours_to_{}", tool.key())] = json!(ratio(
+                                    &totals[Tool::Ours as usize],
+                                    &totals[tool as usize]
+                                ));
+                            }
+                        }
+                    }
+                }
+                object
             })
             .collect();
         let report = json!({
+            "kernel": kernel,
             "seconds_per_run": args.seconds,
             "load_pairs": args.pairs,
-            "order": "ours, C, C, ours",
-            "ours": tools.ours,
-            "c": tools.c,
+            "order": "ours, C, bpftrace, bpftrace, C, ours",
             "cases": cases,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table(&results));
+        print!("{}", table(&kernel, &results));
     }
     Ok(())
 }
 
-fn ratio(ours: &Total, c: &Total) -> Option<f64> {
-    Some(ours.ns_per_event()? / c.ns_per_event()?)
+/// The six runs of one case; `Err` with ours' reason when ours cannot hook this way here.
+fn measure_case(
+    args: &Args,
+    bpftool: &Path,
+    bench: &Bench,
+    case: &Case,
+    binaries: &Binaries,
+    workload: &Workload,
+    window: Duration,
+) -> anyhow::Result<Outcome> {
+    let mut totals: [Total; 3] = Default::default();
+    let order = TOOLS.iter().chain(TOOLS.iter().rev());
+    for (i, &tool) in order.enumerate() {
+        let Some((path, tool_args)) = binaries.command(tool, case) else {
+            continue;
+        };
+        let label = binaries.label(bench, tool);
+        let run = match measure(bpftool, path, &tool_args, window, workload) {
+            Ok(run) => run,
+            // Ours refusing the hook at its first run: this kernel lacks it.
+            Err(Failure::Exited(why)) if i == 0 => return Ok(Err(why)),
+            Err(Failure::Exited(why)) => bail!("{label} ({}): {why}", case.name),
+            Err(Failure::Other(error)) => {
+                return Err(error.context(format!("{label} ({})", case.name)));
+            }
+        };
+        if !args.json {
+            eprintln!(
+                "  {:<34} {:<24} {:>10} events {:>8.1} ns/event",
+                case.name,
+                label,
+                run.run_cnt,
+                run.run_time_ns as f64 / run.run_cnt.max(1) as f64
+            );
+        }
+        let total = &mut totals[tool as usize];
+        total.run_cnt += run.run_cnt;
+        total.run_time_ns += run.run_time_ns;
+        total.runs.push(run);
+    }
+    Ok(Ok(totals))
 }
 
-fn table(results: &[(&Case, Total, Total)]) -> String {
+fn ratio(ours: &Total, peer: &Total) -> Option<f64> {
+    Some(ours.ns_per_event()? / peer.ns_per_event()?)
+}
+
+fn table(kernel: &str, results: &[(&Bench, &Case, Binaries, Outcome)]) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "kernel {kernel}");
     let _ = writeln!(
         out,
-        "{:<32} {:<22} {:<17} {:>12} {:>14} {:>9} {:>10}",
-        "case", "tool", "program", "run_cnt", "run_time_ns", "ns/event", "events/s"
+        "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8}",
+        "case", "tool", "type", "insns", "events", "ns/event", "ours/it"
     );
-    for (case, ours, c) in results {
-        for (tool, total) in [(Tool::Ours, ours), (Tool::C, c)] {
+    for (bench, case, binaries, outcome) in results {
+        let totals = match outcome {
+            Ok(totals) => totals,
+            Err(why) => {
+                let _ = writeln!(out, "{:<34} skipped: {why}", case.name);
+                continue;
+            }
+        };
+        let ours = &totals[Tool::Ours as usize];
+        for tool in TOOLS {
+            if binaries.command(tool, case).is_none() {
+                continue;
+            }
+            let total = &totals[tool as usize];
             let _ = writeln!(
                 out,
-                "{:<32} {:<22} {:<17} {:>12} {:>14} {:>9} {:>10.0}",
+                "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8}",
                 case.name,
-                tool.label(),
-                total.programs(),
+                binaries.label(bench, tool),
+                total.joined(|run| &run.types),
+                total.xlated_insns(),
                 total.run_cnt,
-                total.run_time_ns,
                 total
                     .ns_per_event()
                     .map_or("-".to_string(), |ns| format!("{ns:.1}")),
-                total.run_cnt as f64 / total.seconds(),
+                ratio(ours, total).map_or("-".to_string(), |r| format!("{r:.2}")),
             );
         }
-        let _ = writeln!(
-            out,
-            "{:<32} {:<22} {}",
-            case.name,
-            "ratio ours/C",
-            ratio(ours, c).map_or("-".to_string(), |r| format!("{r:.2}")),
-        );
     }
     out
 }
 
-/// Our cpudist: `$HIST_CPUDIST_BIN`, else this workspace's `target/release/cpudist`.
-fn our_cpudist() -> anyhow::Result<PathBuf> {
-    let path = match std::env::var_os("HIST_CPUDIST_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/cpudist"),
+/// Our `tool`: `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`.
+fn our_tool(tool: &str) -> anyhow::Result<PathBuf> {
+    let path = match std::env::var_os("HIST_TOOLS_DIR") {
+        Some(dir) => PathBuf::from(dir).join(tool),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/release")
+            .join(tool),
     };
     if !path.is_file() {
         bail!(
-            "hist's cpudist not found at {} (build it with `cargo build --release -p cpudist`, or set HIST_CPUDIST_BIN)",
+            "hist's {tool} not found at {} (build it with `cargo build --release -p {tool}`, or set HIST_TOOLS_DIR)",
             path.display()
         );
     }
@@ -383,58 +624,87 @@ impl Drop for BpfStats {
     }
 }
 
+/// Why a run gave no numbers: the tool exited by itself (its last line of stderr), or
+/// anything else.
+enum Failure {
+    Exited(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Other(error)
+    }
+}
+
 /// Runs `tool args` under the load for `window`, and returns what its programs cost.
 fn measure(
     bpftool: &Path,
     tool: &Path,
     args: &[&str],
     window: Duration,
-    pairs: u64,
-) -> anyhow::Result<Run> {
+    workload: &Workload,
+) -> Result<Run, Failure> {
     let mut child = ToolProcess::spawn(tool, args)?;
-    let load = Load::start(pairs)?;
+    let load = workload.start()?;
 
-    // Attached: the tool holds its programs and they have run (the load switches constantly).
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // Attached: the tool holds its programs, they have run (the load keeps them busy), and
+    // for 2 s neither the programs held nor the ones that ran changed (tools load and attach
+    // one op after the other; bpftrace takes up to 20 s to attach under emulation).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = (BTreeSet::new(), BTreeSet::new());
+    let mut stable_since = Instant::now();
     let before = loop {
         check_interrupted()?;
         child.check_running()?;
         let programs = child.programs(bpftool)?;
-        if !programs.is_empty() && programs.iter().any(|p| p.run_cnt > 0) {
+        let now_seen = (
+            programs.iter().map(|p| p.id).collect::<BTreeSet<_>>(),
+            programs
+                .iter()
+                .filter(|p| p.run_cnt > 0)
+                .map(|p| p.id)
+                .collect::<BTreeSet<_>>(),
+        );
+        if now_seen != seen {
+            seen = now_seen;
+            stable_since = Instant::now();
+        } else if !seen.1.is_empty() && stable_since.elapsed() >= Duration::from_secs(2) {
             break programs;
         }
         if Instant::now() > deadline {
-            bail!("its BPF programs did not start running within 60 s");
+            return Err(anyhow!("its BPF programs did not all start running within 120 s").into());
         }
         thread::sleep(Duration::from_millis(50));
     };
 
     let start = Instant::now();
-    let trips_before = load.round_trips();
+    let operations_before = load.operations();
     sleep_interruptibly(window)?;
     let after = child.programs(bpftool)?;
     let seconds = start.elapsed().as_secs_f64();
-    let round_trips = load.round_trips() - trips_before;
+    let operations = load.operations() - operations_before;
     child.check_running()?;
     drop(load);
     child.stop();
 
-    let ids: BTreeSet<u32> = before.iter().map(|p| p.id).collect();
-    if after.iter().map(|p| p.id).collect::<BTreeSet<_>>() != ids {
-        bail!("its BPF programs changed during the run");
+    if after.iter().map(|p| p.id).ne(before.iter().map(|p| p.id)) {
+        return Err(anyhow!("its BPF programs changed during the run").into());
     }
-    let sum = |programs: &[ProgStats]| {
-        programs
-            .iter()
-            .fold((0, 0), |(cnt, ns), p| (cnt + p.run_cnt, ns + p.run_time_ns))
-    };
-    let ((cnt0, ns0), (cnt1, ns1)) = (sum(&before), sum(&after));
+    let ran: Vec<(&ProgStats, &ProgStats)> = after
+        .iter()
+        .zip(&before)
+        .filter(|(a, b)| a.run_cnt > b.run_cnt)
+        .collect();
+    let types: BTreeSet<String> = ran.iter().map(|(a, _)| a.kind.clone()).collect();
     Ok(Run {
         seconds,
-        run_cnt: cnt1 - cnt0,
-        run_time_ns: ns1 - ns0,
-        round_trips,
-        programs: after.into_iter().map(|p| p.name).collect(),
+        run_cnt: ran.iter().map(|(a, b)| a.run_cnt - b.run_cnt).sum(),
+        run_time_ns: ran.iter().map(|(a, b)| a.run_time_ns - b.run_time_ns).sum(),
+        operations,
+        xlated_insns: ran.iter().map(|(a, _)| a.xlated_insns).sum(),
+        types: types.into_iter().collect(),
+        programs: ran.iter().map(|(a, _)| a.name.clone()).collect(),
     })
 }
 
@@ -463,6 +733,9 @@ struct ProgStats {
     name: String,
     run_cnt: u64,
     run_time_ns: u64,
+    xlated_insns: u64,
+    /// bpftool's program type: `tracing` (tp_btf, fentry), `kprobe`, `tracepoint`, …
+    kind: String,
 }
 
 /// A tool running in the background; stopped (SIGINT, then SIGKILL) when dropped.
@@ -498,8 +771,8 @@ impl ToolProcess {
         })
     }
 
-    /// An error with the tool's last line of stderr if it has exited.
-    fn check_running(&mut self) -> anyhow::Result<()> {
+    /// The tool's last line of stderr if it has exited.
+    fn check_running(&mut self) -> Result<(), Failure> {
         let Some(status) = self.child.try_wait().context("waiting for the tool")? else {
             return Ok(());
         };
@@ -508,12 +781,16 @@ impl ToolProcess {
             .take()
             .and_then(|thread| thread.join().ok())
             .unwrap_or_default();
-        let last = stderr.lines().rfind(|line| !line.trim().is_empty());
-        bail!(
+        // bpftrace follows its error line with the source and a caret line.
+        let last = stderr
+            .lines()
+            .find(|line| line.contains("ERROR") || line.contains("error:"))
+            .or_else(|| stderr.lines().rfind(|line| !line.trim().is_empty()));
+        Err(Failure::Exited(format!(
             "`{}` exited ({status}): {}",
             self.command,
             last.unwrap_or("no message")
-        )
+        )))
     }
 
     /// The ids of the BPF programs whose file descriptors the tool holds.
@@ -578,6 +855,8 @@ impl ToolProcess {
                 // bpftool leaves both out while run_time_ns is 0.
                 run_cnt: prog["run_cnt"].as_u64().unwrap_or(0),
                 run_time_ns: prog["run_time_ns"].as_u64().unwrap_or(0),
+                xlated_insns: prog["bytes_xlated"].as_u64().unwrap_or(0) / 8,
+                kind: prog["type"].as_str().unwrap_or("?").to_string(),
             })
             .collect())
     }
@@ -606,58 +885,142 @@ impl Drop for ToolProcess {
     }
 }
 
-/// Context switches on demand: pairs of threads passing one byte back and forth over two
-/// pipes, each side blocking in `read` until the other has written. Stopped when dropped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    round_trips: Arc<AtomicU64>,
-    threads: Vec<JoinHandle<()>>,
+/// What keeps a tool's probes busy, set up once per tool (a file system mounted, files made).
+enum Workload {
+    /// Pairs of threads passing one byte back and forth over two pipes, each side blocking in
+    /// `read` until the other has written: context switches.
+    Switches { pairs: u64 },
+    /// File operations on a file of a loopback NFS mount (unmounted on drop).
+    NfsFiles { file: PathBuf, _nfs: LoopbackNfs },
+    /// Inode cache reclaim of an XFS file system's files, over and over.
+    XfsReclaim { xfs: Xfs },
 }
 
-impl Load {
-    fn start(pairs: u64) -> anyhow::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let round_trips = Arc::new(AtomicU64::new(0));
-        let mut threads = Vec::new();
-        for _ in 0..pairs {
-            let (mut ping_rx, mut ping_tx) = std::io::pipe().context("creating a pipe")?;
-            let (mut pong_rx, mut pong_tx) = std::io::pipe().context("creating a pipe")?;
-            let (stop, trips) = (stop.clone(), round_trips.clone());
-            threads.push(thread::spawn(move || {
-                let mut byte = [1u8];
-                while !stop.load(Ordering::Relaxed) {
-                    if ping_tx.write_all(&[1]).is_err() || pong_rx.read_exact(&mut byte).is_err() {
-                        return;
-                    }
-                    trips.fetch_add(1, Ordering::Relaxed);
+/// Files made on the XFS file system: each reclaim round frees their inodes.
+const XFS_FILES: usize = 5000;
+
+impl Workload {
+    fn prepare(tool: ToolName, pairs: u64) -> anyhow::Result<Workload> {
+        Ok(match tool {
+            ToolName::Cpudist => Workload::Switches { pairs },
+            ToolName::Nfsdist => {
+                let nfs = LoopbackNfs::mount().map_err(|why| anyhow!("NFS: {why}"))?;
+                let file = nfs.mnt().join("file");
+                std::fs::write(&file, vec![7u8; 64 << 10])
+                    .with_context(|| format!("writing {}", file.display()))?;
+                Workload::NfsFiles { file, _nfs: nfs }
+            }
+            ToolName::Xfsreclaim => {
+                let xfs = Xfs::mount().map_err(|why| anyhow!("XFS: {why}"))?;
+                for i in 0..XFS_FILES {
+                    let path = xfs.mnt().join(format!("f{i}"));
+                    std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
                 }
-                let _ = ping_tx.write_all(&[0]); // tells the other side to end
-            }));
-            threads.push(thread::spawn(move || {
-                let mut byte = [0u8];
-                while ping_rx.read_exact(&mut byte).is_ok() && byte[0] != 0 {
-                    if pong_tx.write_all(&[1]).is_err() {
-                        return;
-                    }
-                }
-            }));
-        }
-        Ok(Self {
-            stop,
-            round_trips,
-            threads,
+                Workload::XfsReclaim { xfs }
+            }
         })
     }
 
-    fn round_trips(&self) -> u64 {
-        self.round_trips.load(Ordering::Relaxed)
+    fn describe(&self) -> String {
+        match self {
+            Workload::Switches { pairs } => format!("{pairs} ping-pong pair(s)"),
+            Workload::NfsFiles { file, .. } => format!(
+                "open, pread, pwrite, fsync, stat, close of {}",
+                file.display()
+            ),
+            Workload::XfsReclaim { xfs } => format!(
+                "drop_caches and relist of {XFS_FILES} files on {}",
+                xfs.mnt().display()
+            ),
+        }
+    }
+
+    fn start(&self) -> anyhow::Result<Load> {
+        let load = Load::default();
+        match self {
+            Workload::Switches { pairs } => {
+                for _ in 0..*pairs {
+                    load.ping_pong()?;
+                }
+            }
+            Workload::NfsFiles { file, .. } => {
+                let file = file.clone();
+                load.spawn(move || {
+                    let mut buffer = [0u8; 4096];
+                    let handle = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&file)?;
+                    handle.read_at(&mut buffer, 0)?;
+                    handle.write_at(&buffer, 4096)?;
+                    handle.sync_all()?;
+                    std::fs::metadata(&file)?;
+                    Ok(())
+                });
+            }
+            Workload::XfsReclaim { xfs } => {
+                let dir = xfs.mnt();
+                load.spawn(move || reclaim_inodes(&dir).map_err(std::io::Error::other));
+            }
+        }
+        Ok(load)
+    }
+}
+
+/// A running load: threads repeating an operation until dropped.
+#[derive(Default)]
+struct Load {
+    stop: Arc<AtomicBool>,
+    operations: Arc<AtomicU64>,
+    threads: std::cell::RefCell<Vec<JoinHandle<()>>>,
+}
+
+impl Load {
+    /// Repeats `operation` on a thread until stopped or until it fails.
+    fn spawn(&self, mut operation: impl FnMut() -> std::io::Result<()> + Send + 'static) {
+        let (stop, operations) = (self.stop.clone(), self.operations.clone());
+        self.threads.borrow_mut().push(thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(error) = operation() {
+                    eprintln!("kernel-cost: the load stopped: {error}");
+                    return;
+                }
+                operations.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+
+    /// One pair of threads passing a byte back and forth over two pipes.
+    fn ping_pong(&self) -> anyhow::Result<()> {
+        let (mut ping_rx, mut ping_tx) = std::io::pipe().context("creating a pipe")?;
+        let (mut pong_rx, mut pong_tx) = std::io::pipe().context("creating a pipe")?;
+        self.spawn(move || {
+            let mut byte = [1u8];
+            ping_tx.write_all(&[1])?;
+            pong_rx.read_exact(&mut byte)
+        });
+        // The echoing side ends when the pinging side's pipe closes.
+        self.threads.borrow_mut().push(thread::spawn(move || {
+            let mut byte = [0u8];
+            while ping_rx.read_exact(&mut byte).is_ok() {
+                if pong_tx.write_all(&[1]).is_err() {
+                    return;
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    fn operations(&self) -> u64 {
+        self.operations.load(Ordering::Relaxed)
     }
 }
 
 impl Drop for Load {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
+        for thread in self.threads.get_mut().drain(..) {
             let _ = thread.join();
         }
     }

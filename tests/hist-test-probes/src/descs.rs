@@ -60,3 +60,12 @@ impl HistDesc for TinyHist {
     const UNIT: Unit = Unit::Nanoseconds;
     const PREFIXES: u32 = 1;
 }
+
+/// Values per round of the slot test: the probe computes the slots of this many values at once.
+pub const SLOT_VALUES: u32 = 64;
+/// The layouts whose BPF slot function the slot test compares with the host's: log2 with the
+/// overflow slot above 2^36 (cpudist's) and a linear one.
+pub const SLOT_LAYOUTS: [hist_core::Layout; 2] = [
+    hist_core::Layout::log2(35),
+    hist_core::Layout::linear(1000, 100, 50),
+];

@@ -3,16 +3,18 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns,
     },
     macros::{map, tracepoint},
-    maps::HashMap,
+    maps::{Array, HashMap},
     programs::TracePointContext,
 };
 use hist_ebpf::{
     ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist, StartTimes, Sums,
 };
 
+use hist_ebpf::hist_core::Buckets as _;
+
 use crate::descs::{
     CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS, KeysHist,
-    RoomyHist, TinyHist,
+    RoomyHist, SLOT_LAYOUTS, SLOT_VALUES, TinyHist,
 };
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
@@ -127,6 +129,38 @@ pub fn drops_getpid(_ctx: TracePointContext) -> u32 {
     TINY_HIST_SUM.add(prefix, 1);
     ROOMY_HIST.record(prefix, 0);
     TINY_START.start_at(&prefix, 1);
+    0
+}
+
+// ---- slots: the BPF form of the slot functions, on values user space chose ----
+
+/// The values, written by user space before each getpid().
+#[map]
+static SLOT_IN: Array<u64> = Array::with_max_entries(SLOT_VALUES, 0);
+/// For each value: `log2_u64`, then its slot in each of `SLOT_LAYOUTS`.
+#[map]
+static SLOT_OUT: Array<[u32; 3]> = Array::with_max_entries(SLOT_VALUES, 0);
+
+#[tracepoint]
+pub fn slots_getpid(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    for index in 0..SLOT_VALUES {
+        let (Some(value), Some(out)) = (SLOT_IN.get(index), SLOT_OUT.get_ptr_mut(index)) else {
+            return 0;
+        };
+        let value = *value;
+        let [log2, layout_a, layout_b] = [
+            hist_ebpf::hist_core::log2_u64(value),
+            SLOT_LAYOUTS[0].slot(value),
+            SLOT_LAYOUTS[1].slot(value),
+        ];
+        // SAFETY: an array map value, ours for the duration of the program.
+        unsafe { *out = [log2, layout_a, layout_b] };
+    }
     0
 }
 

@@ -1,8 +1,10 @@
-//! What the live-kernel tests share: the compiled eBPF objects of the repository, and the
-//! descriptions of the test probes' histograms.
+//! What the live-kernel tests share: the compiled eBPF objects of the repository, the
+//! descriptions of the test probes' histograms, and the file systems they trace (`fixtures`,
+//! also used by the kernel-cost bench).
 
 #[path = "../../hist-test-probes/src/descs.rs"]
 pub mod descs;
+pub mod fixtures;
 
 /// The compiled test probes (`tests/hist-test-probes`).
 pub static PROBES: &[u8] =

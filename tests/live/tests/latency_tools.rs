@@ -8,13 +8,14 @@
 mod common;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
 
 use common::{Traced, section_totals, sh, trace_around};
 
+use hist_live_tests::fixtures::{self, Xfs};
 use hist_user::kernel::{self, KernelBtf};
 
 /// An op of a tool and its kernel functions, as the tool's `OPS` names them.
@@ -215,52 +216,12 @@ fn bad_flags_are_one_line_and_exit_2() {
     }
 }
 
-/// An XFS file system on a loop device, mounted in a temporary folder; gone on drop.
-struct Xfs {
-    dir: PathBuf,
-    device: String,
-}
-
-impl Xfs {
-    fn mount() -> Xfs {
-        let dir = std::env::temp_dir().join(format!("hist-xfs-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("mnt")).unwrap();
-        // Where they are modules (Debian's kernels); built in here, and then this does nothing.
-        let _ = Command::new("modprobe")
-            .args(["-qa", "loop", "xfs"])
-            .status();
-        let image = dir.join("image");
-        sh(&format!("truncate -s 400M {}", image.display()));
-        sh(&format!("mkfs.xfs -q {}", image.display()));
-        let device = sh(&format!("losetup -f --show {}", image.display()));
-        sh(&format!(
-            "mount -t xfs {device} {}",
-            dir.join("mnt").display()
-        ));
-        Xfs { dir, device }
-    }
-
-    fn mnt(&self) -> PathBuf {
-        self.dir.join("mnt")
-    }
-}
-
-impl Drop for Xfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.mnt()).status();
-        let _ = Command::new("losetup").args(["-d", &self.device]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Makes the kernel reclaim the inodes of many files in `dir`.
+/// Makes the kernel reclaim the inodes of `files` new files in `dir`.
 fn reclaim_inodes(dir: &Path, files: usize) {
     for i in 0..files {
         std::fs::File::create(dir.join(format!("f{i}"))).unwrap();
     }
-    sh("sync; echo 2 > /proc/sys/vm/drop_caches");
-    std::fs::read_dir(dir).unwrap().count();
-    sh("echo 2 > /proc/sys/vm/drop_caches");
+    fixtures::reclaim_inodes(dir).unwrap();
 }
 
 #[test]
@@ -268,7 +229,7 @@ fn xfsreclaim_measures_reclaim_of_xfs_inodes() {
     let xfs_mounted_elsewhere = std::fs::read_to_string("/proc/mounts")
         .unwrap()
         .contains(" xfs ");
-    let xfs = Xfs::mount();
+    let xfs = Xfs::mount().unwrap();
     // A second xfsreclaim serves /metrics over the same run: it must count what the text shows.
     let addr = format!("127.0.0.1:{}", common::prometheus::free_port());
     let mut exporter = Command::new(common::tool_bin("xfsreclaim"))

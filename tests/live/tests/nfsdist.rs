@@ -7,76 +7,14 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
-use common::{Traced, Workload, report, section_totals, sh, trace_around};
+use common::{Traced, Workload, report, section_totals, trace_around};
+use hist_live_tests::fixtures::LoopbackNfs;
 use hist_user::kernel::{self, KernelBtf};
 
 /// Calls of each file operation in the workload.
 const TIMES: u64 = 200;
-
-/// A tmpfs exported by the kernel's NFS server and mounted back over NFSv4.2 on 127.0.0.1.
-struct LoopbackNfs {
-    dir: PathBuf,
-}
-
-impl LoopbackNfs {
-    /// Mounts it, or says why this kernel cannot (no NFS server or client).
-    fn mount() -> Result<Self, String> {
-        // Modules where they are modules; built-in or absent otherwise, and then the check below.
-        let _ = Command::new("modprobe")
-            .args(["-qa", "nfsd", "nfs", "nfsv4"])
-            .status();
-        let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap();
-        for fs in ["nfsd", "nfs4"] {
-            if !filesystems.lines().any(|l| l.ends_with(&format!("\t{fs}"))) {
-                return Err(format!("this kernel has no {fs} file system"));
-            }
-        }
-        let dir = std::env::temp_dir().join(format!("hist-nfs-{}", std::process::id()));
-        let (export, mnt) = (dir.join("export"), dir.join("mnt"));
-        std::fs::create_dir_all(&export).unwrap();
-        std::fs::create_dir_all(&mnt).unwrap();
-        // A 9p or overlay folder cannot be exported: a tmpfs can.
-        sh(&format!("mount -t tmpfs tmpfs {}", export.display()));
-        let nfs = Self { dir };
-        sh("mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd");
-        sh(&format!(
-            "exportfs -o rw,no_root_squash,fsid=0,insecure,no_subtree_check 127.0.0.1:{}",
-            export.display()
-        ));
-        // Daemons: their output must not hold the pipes that `sh` reads to the end.
-        sh("pgrep -x rpcbind >/dev/null || rpcbind -w >/dev/null 2>&1 </dev/null");
-        sh("pgrep -x rpc.mountd >/dev/null || rpc.mountd >/dev/null 2>&1 </dev/null");
-        sh("rpc.nfsd 4 >/dev/null 2>&1 </dev/null");
-        sh(&format!(
-            "mount -t nfs4 -o vers=4.2 127.0.0.1:/ {}",
-            mnt.display()
-        ));
-        Ok(nfs)
-    }
-
-    fn mnt(&self) -> PathBuf {
-        self.dir.join("mnt")
-    }
-}
-
-impl Drop for LoopbackNfs {
-    fn drop(&mut self) {
-        let export = self.dir.join("export");
-        let _ = Command::new("umount").arg(self.mnt()).status();
-        let _ = Command::new("exportfs")
-            .arg("-u")
-            .arg(format!("127.0.0.1:{}", export.display()))
-            .status();
-        let _ = Command::new("rpc.nfsd").arg("0").status();
-        let _ = Command::new("umount").arg(&export).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The hooks nfsdist must be able to use here, probed independently of its attach plan:
 /// kprobe where the kernel has kprobes and NFS's functions are in kallsyms; fentry where NFS's
@@ -120,9 +58,9 @@ fn traced_workload(nfs: &LoopbackNfs, args: &[&str]) -> (Vec<(String, u64)>, Str
 
 #[test]
 fn nfsdist_counts_every_call_of_a_known_workload_on_every_hook() {
-    let nfs = match LoopbackNfs::mount() {
-        Ok(nfs) => nfs,
-        Err(why) => {
+    let nfs = match LoopbackNfs::missing() {
+        None => LoopbackNfs::mount().unwrap(),
+        Some(why) => {
             // No NFS here: nfsdist must refuse (the lines are checked in latency_tools.rs).
             let status = Command::new(common::tool_bin("nfsdist"))
                 .args(["1", "1"])

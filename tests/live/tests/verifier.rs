@@ -112,6 +112,7 @@ fn test_probes_load() {
             "count_getpid".into(),
             "drops_getpid".into(),
             "keys_sched_switch".into(),
+            "slots_getpid".into(),
         ],
     );
 }

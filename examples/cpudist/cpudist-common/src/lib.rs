@@ -3,7 +3,7 @@
 
 use hist_core::{HistDesc, Layout, Settings, Unit};
 
-/// One histogram for all (prefix 0), or one per process (tgid) or thread (tid).
+/// The histogram of all tasks, in a per-CPU array: the cheapest record there is.
 pub struct Dist;
 
 impl HistDesc for Dist {
@@ -12,7 +12,18 @@ impl HistDesc for Dist {
     /// 2^36 µs is 19 hours; longer times count in the overflow slot.
     const LAYOUT: Layout = Layout::log2(35);
     const UNIT: Unit = Unit::Microseconds;
-    /// Processes or threads tracked at once with `-P`/`-L`.
+    const PREFIXES: u32 = 1;
+}
+
+/// One histogram per process (tgid, `-P`) or thread (tid, `-L`), in a hash map.
+pub struct TaskDist;
+
+impl HistDesc for TaskDist {
+    type Prefix = u32;
+    const NAME: &'static str = "TASK_DIST";
+    const LAYOUT: Layout = Dist::LAYOUT;
+    const UNIT: Unit = Dist::UNIT;
+    /// Processes or threads tracked at once.
     const PREFIXES: u32 = 2048;
 }
 
@@ -26,7 +37,7 @@ pub struct Config {
     pub off_cpu: u32,
     /// `-I`: count the idle tasks (pid 0) too.
     pub include_idle: u32,
-    /// 0: one histogram, 1: per process (`-P`), 2: per thread (`-L`).
+    /// 0: one histogram ([`Dist`]), 1: per process (`-P`), 2: per thread (`-L`) ([`TaskDist`]).
     pub hist_by: u32,
     /// Where `struct task_struct` keeps the task's state (`__state`; `state` before 5.14), from
     /// the kernel's BTF, for `tp_btf` to see a dying task's last switch; 0 when unknown.

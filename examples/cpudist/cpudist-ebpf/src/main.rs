@@ -19,15 +19,19 @@ use aya_ebpf::{
     maps::PerCpuArray,
     programs::{BtfTracePointContext, TracePointContext},
 };
-use cpudist_common::{Config, Dist};
-use hist_ebpf::{HashHist, StartTimes, Sums, now_ns};
+use cpudist_common::{Config, Dist, TaskDist};
+use hist_ebpf::{HashHist, PerCpuArrayHist, StartTimes, Sums, now_ns};
 
 hist_ebpf::ebpf_program!(Config);
 
 #[map]
-static DIST: HashHist<Dist> = HashHist::new();
+static DIST: PerCpuArrayHist<Dist> = PerCpuArrayHist::new();
 #[map]
 static DIST_SUM: Sums<Dist> = Sums::new();
+#[map]
+static TASK_DIST: HashHist<TaskDist> = HashHist::new();
+#[map]
+static TASK_DIST_SUM: Sums<TaskDist> = Sums::new();
 
 /// When the current task of each CPU was switched in.
 #[map]
@@ -46,30 +50,35 @@ const EXITED: u64 = 0x30;
 /// 8-byte common header, `prev_comm[16]`, `prev_pid` and `prev_prio`.
 const PREV_STATE: usize = 32;
 
-// The user side's attach plan picks one of the two.
+// The user side's attach plan picks one of the two. Whether the outgoing task is dying is
+// only asked for off-CPU time, where it decides whether the task starts a new interval.
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
-    let offset = CONFIG.get().task_state_offset as usize;
-    // `prev`, the task leaving the CPU, is the second argument.
-    let prev: *const u8 = ctx.arg(1);
-    // SAFETY: a kernel read into a local; a bad address only fails the helper.
-    let state = (offset != 0)
-        .then(|| unsafe { bpf_probe_read_kernel(prev.wrapping_add(offset) as *const u32) }.ok())
-        .flatten();
-    on_switch(state == Some(TASK_DEAD));
+    on_switch(|| {
+        let offset = CONFIG.get().task_state_offset as usize;
+        // `prev`, the task leaving the CPU, is the second argument.
+        let prev: *const u8 = ctx.arg(1);
+        // SAFETY: a kernel read into a local; a bad address only fails the helper.
+        let state = (offset != 0)
+            .then(|| unsafe { bpf_probe_read_kernel(prev.wrapping_add(offset) as *const u32) }.ok())
+            .flatten();
+        state == Some(TASK_DEAD)
+    });
     0
 }
 
 #[tracepoint]
 pub fn sched_switch_tp(ctx: TracePointContext) -> u32 {
-    // SAFETY: the record holds the `long prev_state` at this offset.
-    let state = unsafe { ctx.read_at::<u64>(PREV_STATE) }.unwrap_or(0);
-    on_switch(state & EXITED != 0);
+    on_switch(|| {
+        // SAFETY: the record holds the `long prev_state` at this offset.
+        let state = unsafe { ctx.read_at::<u64>(PREV_STATE) }.unwrap_or(0);
+        state & EXITED != 0
+    });
     0
 }
 
 #[inline(always)]
-fn on_switch(prev_exits: bool) {
+fn on_switch(prev_exits: impl FnOnce() -> bool) {
     let now = now_ns();
     let Some(switched_in) = SWITCHED_IN.get_ptr_mut(0) else {
         return;
@@ -92,27 +101,26 @@ fn on_switch(prev_exits: bool) {
             0
         };
         let key = [tid, cpu];
-        let off_cpu = on_cpu_since.and_then(|since| START.elapsed_ns_at(&key, since));
-        if !prev_exits {
-            START.start_at(&key, now);
-        }
-        off_cpu
+        // The task's last switch-out, replaced by this one in place, or dropped when the task
+        // exits (so that START holds live tasks only).
+        let left = if prev_exits() {
+            START.take(&key)
+        } else {
+            START.replace_at(&key, now)
+        };
+        on_cpu_since
+            .zip(left)
+            .and_then(|(since, left)| since.checked_sub(left))
     } else {
         on_cpu_since.map(|since| now - since)
     };
     let Some(delta_ns) = delta_ns else {
         return;
     };
-    let prefix = match config.hist_by {
-        1 => tgid,
-        2 => tid,
-        _ => 0,
-    };
-    hist_ebpf::record(
-        &DIST,
-        &DIST_SUM,
-        &config.settings,
-        prefix,
-        config.settings.to_unit(delta_ns),
-    );
+    let (settings, value) = (&config.settings, config.settings.to_unit(delta_ns));
+    match config.hist_by {
+        0 => hist_ebpf::record(&DIST, &DIST_SUM, settings, 0, value),
+        1 => hist_ebpf::record(&TASK_DIST, &TASK_DIST_SUM, settings, tgid, value),
+        _ => hist_ebpf::record(&TASK_DIST, &TASK_DIST_SUM, settings, tid, value),
+    }
 }

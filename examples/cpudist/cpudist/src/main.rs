@@ -9,7 +9,7 @@
 //! bcc's Python tool; libbpf-tools' cpudist counts only slices that ended in preemption.
 
 use clap::Parser;
-use cpudist_common::{Config, Dist};
+use cpudist_common::{Config, Dist, TaskDist};
 use hist_user::{
     hist_core::HistDesc,
     kernel::KernelBtf,
@@ -84,15 +84,20 @@ fn run(args: Args) -> Result<(), ToolError> {
     let mut ebpf = tool.load(object, config)?;
     tool.attach(&mut ebpf, &OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
+    let per_task = args.pids || args.tids;
     let view = View {
         banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),
-        section: (args.pids || args.tids).then_some(if args.tids { "tid" } else { "pid" }),
+        section: per_task.then_some(if args.tids { "tid" } else { "pid" }),
         label: hist_user::tool::pid_comm,
         timestamp: args.timestamp.then_some(Timestamp::Hms),
         averages: args.extension,
         metric: format!("cpudist_{on_off}cpu_seconds"),
         help: "Time tasks spent on (or off) a CPU per scheduler switch",
-        gone: (args.pids || args.tids).then_some(hist_user::tool::task_gone),
+        gone: per_task.then_some(hist_user::tool::task_gone),
     };
-    tool.run::<Dist>(&mut ebpf, &view)
+    if per_task {
+        tool.run::<TaskDist>(&mut ebpf, &view)
+    } else {
+        tool.run::<Dist>(&mut ebpf, &view)
+    }
 }

@@ -3,14 +3,14 @@
 #![no_main]
 
 use aya_ebpf::macros::map;
-use hist_ebpf::{HashHist, Settings, StartTimes, Sums, TaskKey};
+use hist_ebpf::{PerCpuArrayHist, Settings, StartTimes, Sums, TaskKey};
 use nfsdist_common::{NfsLatency, Op};
 
 hist_ebpf::ebpf_program!(Settings);
 
-/// The histogram `{op, slot}`, sized `(max_slot + 2) × ops` by its description.
+/// The histogram, `(max_slot + 2) × ops` counters per CPU indexed `op × (max_slot + 2) + slot`.
 #[map]
-static LATENCY: HashHist<NfsLatency> = HashHist::new();
+static LATENCY: PerCpuArrayHist<NfsLatency> = PerCpuArrayHist::new();
 #[map]
 static LATENCY_SUM: Sums<NfsLatency> = Sums::new();
 /// When each thread entered each op.

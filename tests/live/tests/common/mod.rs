@@ -118,13 +118,7 @@ pub fn report(line: &str) {
 
 /// Runs a shell command that must succeed; its stdout, trimmed.
 pub fn sh(command: &str) -> String {
-    let output = Command::new("sh")
-        .args(["-c", command])
-        .output()
-        .expect("sh");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "`{command}` failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    hist_live_tests::fixtures::shell(command).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// What a tool printed around a piece of work.

@@ -1,0 +1,146 @@
+//! File systems the live tests and the kernel-cost bench trace: a loopback NFS mount and an XFS
+//! loop device, each set up by the kernel's own tools and taken down on drop (as root).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// Runs a shell command; its stdout, trimmed, or what failed with its stderr.
+pub fn shell(command: &str) -> Result<String, String> {
+    let output = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .map_err(|error| format!("cannot run sh: {error}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("`{command}` failed: {}", stderr.trim()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// A tmpfs exported by the kernel's NFS server and mounted back over NFSv4.2 on 127.0.0.1.
+pub struct LoopbackNfs {
+    dir: PathBuf,
+}
+
+impl LoopbackNfs {
+    /// Why this kernel cannot serve and mount NFS (it has no `nfsd` or no `nfs4` file system,
+    /// even after loading the modules), or `None` when it can.
+    pub fn missing() -> Option<String> {
+        // Modules where they are modules; built-in or absent otherwise, and then the check below.
+        let _ = Command::new("modprobe")
+            .args(["-qa", "nfsd", "nfs", "nfsv4"])
+            .status();
+        let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+        ["nfsd", "nfs4"]
+            .into_iter()
+            .find(|fs| !filesystems.lines().any(|l| l.ends_with(&format!("\t{fs}"))))
+            .map(|fs| format!("this kernel has no {fs} file system"))
+    }
+
+    /// Mounts it, or says what failed (or why this kernel cannot: [`missing`](Self::missing)).
+    pub fn mount() -> Result<Self, String> {
+        if let Some(why) = Self::missing() {
+            return Err(why);
+        }
+        let dir = std::env::temp_dir().join(format!("hist-nfs-{}", std::process::id()));
+        let (export, mnt) = (dir.join("export"), dir.join("mnt"));
+        for folder in [&export, &mnt] {
+            std::fs::create_dir_all(folder)
+                .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+        }
+        // A 9p or overlay folder cannot be exported: a tmpfs can.
+        shell(&format!("mount -t tmpfs tmpfs {}", export.display()))?;
+        let nfs = Self { dir };
+        shell("mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd")?;
+        shell(&format!(
+            "exportfs -o rw,no_root_squash,fsid=0,insecure,no_subtree_check 127.0.0.1:{}",
+            export.display()
+        ))?;
+        // Daemons: their output must not hold the pipes that `shell` reads to the end.
+        shell("pgrep -x rpcbind >/dev/null || rpcbind -w >/dev/null 2>&1 </dev/null")?;
+        shell("pgrep -x rpc.mountd >/dev/null || rpc.mountd >/dev/null 2>&1 </dev/null")?;
+        shell("rpc.nfsd 4 >/dev/null 2>&1 </dev/null")?;
+        shell(&format!(
+            "mount -t nfs4 -o vers=4.2 127.0.0.1:/ {}",
+            mnt.display()
+        ))?;
+        Ok(nfs)
+    }
+
+    /// Where the NFS file system is mounted.
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.join("mnt")
+    }
+}
+
+impl Drop for LoopbackNfs {
+    fn drop(&mut self) {
+        let export = self.dir.join("export");
+        let _ = Command::new("umount").arg(self.mnt()).status();
+        let _ = Command::new("exportfs")
+            .arg("-u")
+            .arg(format!("127.0.0.1:{}", export.display()))
+            .status();
+        let _ = Command::new("rpc.nfsd").arg("0").status();
+        let _ = Command::new("umount").arg(&export).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An XFS file system on a loop device, mounted in a temporary folder; gone on drop.
+pub struct Xfs {
+    dir: PathBuf,
+    device: String,
+}
+
+impl Xfs {
+    /// Makes and mounts a 400 MB XFS image, or says what failed.
+    pub fn mount() -> Result<Xfs, String> {
+        let dir = std::env::temp_dir().join(format!("hist-xfs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("mnt"))
+            .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+        // Where they are modules (Debian's kernels); built in here, and then this does nothing.
+        let _ = Command::new("modprobe")
+            .args(["-qa", "loop", "xfs"])
+            .status();
+        let image = dir.join("image");
+        shell(&format!("truncate -s 400M {}", image.display()))?;
+        shell(&format!("mkfs.xfs -q {}", image.display()))?;
+        let device = shell(&format!("losetup -f --show {}", image.display()))?;
+        let xfs = Xfs { dir, device };
+        shell(&format!(
+            "mount -t xfs {} {}",
+            xfs.device,
+            xfs.mnt().display()
+        ))?;
+        Ok(xfs)
+    }
+
+    /// Where the XFS file system is mounted.
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.join("mnt")
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.mnt()).status();
+        let _ = Command::new("losetup").args(["-d", &self.device]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Makes the kernel reclaim the inodes of the files in `dir`: drops the clean inode cache,
+/// reads the folder back in, and drops it again.
+pub fn reclaim_inodes(dir: &Path) -> Result<(), String> {
+    shell("sync; echo 2 > /proc/sys/vm/drop_caches")?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot list {}: {error}", dir.display()))?;
+    for entry in entries.flatten() {
+        let _ = entry.metadata();
+    }
+    shell("echo 2 > /proc/sys/vm/drop_caches")?;
+    Ok(())
+}
