@@ -509,7 +509,7 @@ fn bench(ws: &Workspace, no_vm: bool, kernels: &[String], args: &[String]) -> Re
         if !kernels.is_empty() && !kernels.iter().any(|k| k == kernel.line) {
             continue;
         }
-        let guest = vm::prepare(kernel, false)?;
+        let guest = vm::prepare(kernel, false)?.single_cpu();
         let mut line = format!(
             "modprobe -qa loop xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool xfsreclaim",
             vm::shell_quote(tools_dir),

@@ -109,6 +109,7 @@ pub struct Guest {
     vmlinuz: PathBuf,
     vng: PathBuf,
     kvm: bool,
+    cpus: u32,
 }
 
 pub fn kernel(line: &str) -> Result<Kernel> {
@@ -139,10 +140,17 @@ pub fn prepare(kernel: Kernel, kvm: bool) -> Result<Guest> {
         cache,
         vng,
         kvm,
+        cpus: 2,
     })
 }
 
 impl Guest {
+    /// The guest with one vCPU instead of two: for timings, since both vCPUs share one host
+    /// thread under emulation, and a program's run time would include the other vCPU's turns.
+    pub fn single_cpu(self) -> Self {
+        Self { cpus: 1, ..self }
+    }
+
     /// Boots the kernel and runs `command` (a shell command line) as root in `cwd`; the
     /// command's output goes to `output`, line by line. Returns its exit status; a guest still
     /// running after `limit` is killed (an error).
@@ -204,19 +212,12 @@ impl Guest {
             // hung or died the same way under the cpudist tests).
             vng.args(["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]);
         }
-        vng.args([
-            "--cpus",
-            "2",
-            "--memory",
-            "2G",
-            "--user",
-            "root",
-            "--verbose",
-        ])
-        .arg("--cwd")
-        .arg(cwd)
-        .args(["--exec", command])
-        .stdin(Stdio::null());
+        vng.arg("--cpus").arg(self.cpus.to_string());
+        vng.args(["--memory", "2G", "--user", "root", "--verbose"])
+            .arg("--cwd")
+            .arg(cwd)
+            .args(["--exec", command])
+            .stdin(Stdio::null());
         // virtme-ng runs its helpers (virtme-run…) from PATH.
         let bin = self.vng.parent().context("virtme-ng has no folder")?;
         let mut dirs = vec![bin.to_path_buf()];
