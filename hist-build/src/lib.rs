@@ -59,6 +59,14 @@ fn error(message: impl Into<String>) -> Error {
 /// Builds the eBPF crates at `root_dirs` (relative to the calling crate) and copies their
 /// binaries into `OUT_DIR`.
 pub fn ebpf(root_dirs: &[&str]) -> Result {
+    ebpf_variants(root_dirs, &[])
+}
+
+/// Like [`ebpf`], and builds them again with each cargo feature of `features` on, copying those
+/// binaries as `<binary>-<feature>`: for an object that needs a kernel feature, next to the one
+/// that does without (`hist_ebpf`'s `task-storage`: `cpudist` and `cpudist-task-storage`).
+/// `core` and the crates the feature leaves alone are built once for all of them.
+pub fn ebpf_variants(root_dirs: &[&str], features: &[&str]) -> Result {
     println!("cargo:rerun-if-env-changed=HIST_EBPF_TOOLCHAIN");
     let mut packages = Vec::new();
     for root_dir in root_dirs {
@@ -75,6 +83,15 @@ pub fn ebpf(root_dirs: &[&str]) -> Result {
     }
     let toolchain = toolchain()?;
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| error("OUT_DIR is not set"))?);
+    build(&packages, &toolchain, &out_dir, None)?;
+    for feature in features {
+        build(&packages, &toolchain, &out_dir, Some(feature))?;
+    }
+    Ok(())
+}
+
+/// One nested build of `packages`, with `feature` on in each, into [`shared_target_dir`].
+fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&str>) -> Result {
     let target = match env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() {
         Ok("big") => "bpfeb-unknown-none",
         _ => "bpfel-unknown-none",
@@ -82,7 +99,7 @@ pub fn ebpf(root_dirs: &[&str]) -> Result {
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
     let mut cargo = Command::new("rustup");
     cargo
-        .args(["run", &toolchain, "cargo", "build", "--release", "--bins"])
+        .args(["run", toolchain, "cargo", "build", "--release", "--bins"])
         .args([
             "--target",
             target,
@@ -91,9 +108,12 @@ pub fn ebpf(root_dirs: &[&str]) -> Result {
             "--message-format=json",
         ])
         .arg("--target-dir")
-        .arg(shared_target_dir(&out_dir));
-    for package in &packages {
+        .arg(shared_target_dir(out_dir));
+    for package in packages {
         cargo.args(["--package", package]);
+        if let Some(feature) = feature {
+            cargo.args(["--features", &format!("{package}/{feature}")]);
+        }
     }
     // What aya-build passes: the probes' `bpf_target_arch` cfg, and BTF for the object.
     let rustflags = [
@@ -146,7 +166,10 @@ pub fn ebpf(root_dirs: &[&str]) -> Result {
             println!("cargo:rerun-if-changed={dir}");
         }
         if let Some((name, executable)) = executable(line) {
-            let to = out_dir.join(&name);
+            let to = match feature {
+                Some(feature) => out_dir.join(format!("{name}-{feature}")),
+                None => out_dir.join(&name),
+            };
             fs::copy(&executable, &to)
                 .map_err(|e| error(format!("cannot copy {executable} to {}: {e}", to.display())))?;
             copied += 1;

@@ -14,6 +14,10 @@
 /// [`start_entries`].
 pub const START_MAP: &str = "START";
 
+/// The name of `hist_ebpf::task_start`'s map, the current task's start: a hash that
+/// `hist_user`'s `Tool::load` sizes like [`START_MAP`], or task-local storage, which has no size.
+pub const TASK_START_MAP: &str = "HIST_TASK_START";
+
 /// The most entries a start map gets, whatever `pid_max` is.
 pub const MAX_START_ENTRIES: u32 = 65_536;
 

@@ -23,7 +23,9 @@
 //!
 //! For entry/exit latency, [`StartTimes`] keeps the entry timestamp per task and op, and
 //! [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op
-//! ([`tracepoint_latency!`] those of a start/end tracepoint pair).
+//! ([`tracepoint_latency!`] those of a start/end tracepoint pair). An interval that a task
+//! starts and ends itself, across switches (cpudist's off-CPU time), keeps its start with
+//! [`task_start`]: in the task's own storage where the kernel has it (feature `task-storage`).
 //! Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
 //! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
 //! An event that finds a map full is counted by cause in the program's drop counters
@@ -41,6 +43,7 @@ mod drops;
 mod hash;
 mod latency;
 mod start;
+pub mod task_start;
 
 pub use array::{ArrayHist, PerCpuArrayHist};
 pub use config::Config;

@@ -216,6 +216,23 @@ pub fn pid_max() -> u32 {
         .unwrap_or(32_768)
 }
 
+/// Whether tracing programs can keep a value in the current task
+/// (`BPF_MAP_TYPE_TASK_STORAGE`, `bpf_task_storage_get` and `bpf_get_current_task_btf`): Linux
+/// 5.11 has the map, 5.13 lets tracing programs use it. Probed by creating such a map and
+/// loading a kprobe program that calls the helpers (kprobes, tracepoints and `tp_btf` share
+/// their helpers). `false` when the probe cannot run, e.g. without CAP_BPF.
+pub fn task_storage_supported() -> bool {
+    use aya::{
+        maps::MapType,
+        programs::ProgramType,
+        sys::{BpfHelper, is_helper_supported, is_map_supported},
+    };
+    let helper = |helper| is_helper_supported(ProgramType::KProbe, helper).unwrap_or(false);
+    is_map_supported(MapType::TaskStorage).unwrap_or(false)
+        && helper(BpfHelper::BPF_FUNC_task_storage_get)
+        && helper(BpfHelper::BPF_FUNC_get_current_task_btf)
+}
+
 /// Whether this kernel can create kprobes: it has the `kprobe` perf PMU
 /// (`/sys/bus/event_source/devices/kprobe`) or a tracefs with `kprobe_events`. Both need
 /// `CONFIG_KPROBES` and `CONFIG_KPROBE_EVENTS`.

@@ -26,6 +26,7 @@ pub mod interval;
 pub mod kernel;
 mod map;
 pub mod output;
+pub mod percentile;
 pub mod plan;
 pub mod render;
 mod report;

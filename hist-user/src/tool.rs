@@ -51,22 +51,44 @@
 use std::{
     cell::{Cell, RefCell},
     collections::BTreeMap,
-    path::Path,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
 use aya::{Ebpf, EbpfLoader};
-use hist_core::{HistDesc, START_MAP, Settings, ToolConfig, Unit, start_entries};
+use hist_core::{HistDesc, START_MAP, Settings, TASK_START_MAP, ToolConfig, Unit, start_entries};
 
 use crate::{
     DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
     interval::{Intervals, Wakeup, local_time_hms},
     kernel::{self, KernelError},
     output,
+    percentile::{self, Percentiles},
     plan::{Attached, Hook, KernelFacts, OpSpec, Plan, PlanError},
     render,
 };
+
+/// A tool's eBPF object: the plain build, and optionally the build with `hist_ebpf`'s feature
+/// `task-storage` ([`hist_build::ebpf_variants`](https://docs.rs/hist-build)), which
+/// [`Tool::load`] prefers where the kernel has task storage. A plain `&'static [u8]` converts
+/// into one without.
+#[derive(Clone, Copy, Debug)]
+pub struct Objects {
+    /// The object built without the feature: runs on every kernel the tool supports.
+    pub plain: &'static [u8],
+    /// The object built with it (`<binary>-task-storage` in `OUT_DIR`).
+    pub task_storage: Option<&'static [u8]>,
+}
+
+impl From<&'static [u8]> for Objects {
+    fn from(plain: &'static [u8]) -> Self {
+        Self {
+            plain,
+            task_storage: None,
+        }
+    }
+}
 
 /// The flags every tool shares, as bcc spells them. A tool flattens them into its own
 /// (`#[command(flatten)] common: CommonArgs`); the timestamp flag is the tool's own, because
@@ -91,6 +113,13 @@ pub struct CommonArgs {
     /// say which hook each operation got
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// after each histogram, p50, p90, p99, p99.9 and the highest bucket, each with the bucket
+    /// it lies in (text and JSON)
+    #[arg(long, conflicts_with = "prometheus")]
+    pub percentiles: bool,
+    /// at exit, write a heatmap of the whole run (interval × bucket) to FILE, .svg or .png
+    #[arg(long, value_name = "FILE", conflicts_with = "prometheus")]
+    pub heatmap: Option<PathBuf>,
     /// output interval, in seconds
     #[arg(value_parser = parse_interval)]
     pub interval: Option<u64>,
@@ -132,6 +161,9 @@ pub enum ToolError {
     /// `-p` names no running process.
     #[error("no process with PID {0} (-p takes the PID of a running process)")]
     NoSuchPid(u32),
+    /// `--heatmap` names a file of no known type, or the heatmap could not be written.
+    #[error(transparent)]
+    Heatmap(#[from] output::heatmap::HeatmapError),
     /// The eBPF object did not load.
     #[error("loading the eBPF object failed: {0}")]
     Load(String),
@@ -194,6 +226,9 @@ impl Tool {
         let interval = Duration::from_secs(args.interval.unwrap_or(99_999_999));
         let intervals =
             Intervals::new(interval).map_err(|e| ToolError::Io(format!("blocking SIGINT: {e}")))?;
+        if let Some(file) = &args.heatmap {
+            output::heatmap::check_file_name(file)?;
+        }
         kernel::check_privileges()?;
         if let Some(pid) = args.pid
             && !Path::new(&format!("/proc/{pid}")).exists()
@@ -235,21 +270,46 @@ impl Tool {
         }
     }
 
-    /// Loads `object` with `config` written into its `CONFIG` static (see
-    /// `hist_ebpf::ebpf_program!`), and its start map, if any, sized from the kernel's
-    /// `pid_max` ([`hist_core::start`]). Programs are loaded when attached; the tool keeps `object`
-    /// (`include_bytes_aligned!` gives a `'static` one) for fentry on module functions, which
-    /// loads them from it again.
+    /// Loads the tool's eBPF object with `config` written into its `CONFIG` static (see
+    /// `hist_ebpf::ebpf_program!`): the [`Objects::task_storage`] build where the kernel can run
+    /// it ([`kernel::task_storage_supported`]), else the plain one, whose start maps are sized
+    /// from the kernel's `pid_max` ([`hist_core::start`]). Programs are loaded when attached;
+    /// the tool keeps the object (`include_bytes_aligned!` gives a `'static` one) for fentry on
+    /// module functions, which loads them from it again. `-v` says which build it loaded, when
+    /// there was a choice.
     pub fn load<C: ToolConfig + aya::Pod>(
         &self,
-        object: &'static [u8],
+        objects: impl Into<Objects>,
         config: C,
     ) -> Result<Ebpf, ToolError> {
+        let Objects {
+            plain,
+            task_storage,
+        } = objects.into();
+        let choice = task_storage.is_some();
+        let task_storage = task_storage.filter(|_| kernel::task_storage_supported());
+        let object = task_storage.unwrap_or(plain);
         self.sums.set(config.settings().sums != 0);
         self.object.set(object);
-        EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        loader
             .override_global("CONFIG", &config, true)
-            .map_max_entries(START_MAP, start_entries(kernel::pid_max()))
+            .map_max_entries(START_MAP, start_entries(kernel::pid_max()));
+        if task_storage.is_some() {
+            // aya 0.14 has no type for task storage maps, but creates them when asked to.
+            loader.allow_unsupported_maps();
+        } else {
+            loader.map_max_entries(TASK_START_MAP, start_entries(kernel::pid_max()));
+        }
+        if self.args.verbose && choice {
+            let starts = if task_storage.is_some() {
+                "task storage"
+            } else {
+                "a hash by thread"
+            };
+            eprintln!("{}: task start times in {starts}", self.name);
+        }
+        loader
             .load(object)
             .map_err(|e| ToolError::Load(e.to_string()))
     }
@@ -316,6 +376,13 @@ impl Tool {
         if let Some(gone) = view.gone {
             intervals = intervals.retire_when(gone);
         }
+        let mut heatmap = self.args.heatmap.as_ref().map(|file| {
+            let title = format!("{}: {}", self.name, view.help);
+            (
+                file,
+                output::heatmap::Heatmap::new(H::LAYOUT, self.unit, title),
+            )
+        });
         let mut countdown = self.args.count.unwrap_or(99_999_999);
         loop {
             let wakeup = self
@@ -338,15 +405,32 @@ impl Tool {
                 view,
             );
             if self.args.json {
-                println!("{}", output::json::to_line(&report));
+                let mut interval = output::json::Interval::new(&report);
+                if self.args.percentiles {
+                    interval.add_percentiles(&report, &percentile::STANDARD);
+                }
+                println!("{}", interval.to_line());
             } else {
                 print!("{}", self.text(&report, view));
             }
+            if let Some((_, heatmap)) = &mut heatmap {
+                heatmap.push_report(&report);
+            }
             countdown -= 1;
             if wakeup == Wakeup::Interrupted || countdown == 0 {
-                return Ok(());
+                break;
             }
         }
+        if let Some((file, heatmap)) = heatmap {
+            heatmap.write(file)?;
+            let intervals = heatmap.intervals();
+            eprintln!(
+                "{}: heatmap of {intervals} intervals written to {}",
+                self.name,
+                file.display()
+            );
+        }
+        Ok(())
     }
 
     /// bcc's text: a blank line, the timestamp, then the histogram or its sections.
@@ -368,6 +452,15 @@ impl Tool {
                 hist_core::Layout::Log2(_) => render::log2_hist(hist, label),
                 hist_core::Layout::Linear(linear) => render::linear_hist(hist, label, &linear),
             });
+            if let Some(percentiles) = self
+                .args
+                .percentiles
+                .then(|| Percentiles::new(hist, report.layout, &percentile::STANDARD))
+                .flatten()
+            {
+                out.push('\n');
+                out.push_str(&percentiles.render(label));
+            }
             if let (true, Some(total), count @ 1..) = (view.averages, sum, hist.total()) {
                 out.push_str(&format!(
                     "\navg = {} {label}, total: {total} {label}, count: {count}\n\n",

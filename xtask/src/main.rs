@@ -12,6 +12,7 @@ mod vm;
 use std::{
     env,
     ffi::OsString,
+    fs,
     io::{self, Write as _},
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
@@ -171,7 +172,16 @@ fn test(ws: &Workspace, no_vm: bool, force: bool, kernels: &[String]) -> Result<
     // Publishable: each packs and builds alone (path dependencies resolved as versions).
     let mut package = vec!["package", "--allow-dirty"];
     package.extend(libraries);
-    ws.step(&tc, &format!("cargo {}", package.join(" ")), &package, &[])?;
+    let package_dir = forget_packaged_builds(&ws.target_dir())?;
+    let package_dir = package_dir
+        .to_str()
+        .context("the target folder's path is not UTF-8")?;
+    ws.step(
+        &tc,
+        &format!("cargo {}", package.join(" ")),
+        &package,
+        &[("CARGO_TARGET_DIR", package_dir)],
+    )?;
     // The live tests run the release binaries of the tools (HIST_TOOLS_DIR).
     let dir = ws.build_tools(&tc)?;
     let dir = dir
@@ -389,6 +399,61 @@ fn vm_stage(
 
 /// The shell script a guest of `kernel` runs: every test binary, then a real cpudist run, then
 /// the report of the hooks picked.
+/// Forgets what `cargo package` built and unpacked of our library crates on an earlier run,
+/// and returns the target folder it builds in (`<target>/package-check`, its own, so that
+/// forgetting costs no rebuild of the workspace). Cargo takes a registry crate of the same
+/// version to be unchanged, and the verification builds each crate against the others as
+/// registry crates: it would build hist-user against an old hist-core. So the crates' sources
+/// unpacked in `$CARGO_HOME/registry/src/-<hash>/` (the local registry's folder has no name
+/// before its hash) and their builds in that folder go.
+fn forget_packaged_builds(target_dir: &Path) -> Result<PathBuf> {
+    let ours = |name: &str| {
+        LIBRARIES.iter().any(|library| {
+            [library.to_string(), library.replace('-', "_")]
+                .iter()
+                .any(|stem| {
+                    name.strip_prefix(stem.as_str())
+                        .is_some_and(|rest| rest.starts_with('-'))
+                })
+        })
+    };
+    let remove_ours = |dir: &Path| -> Result<()> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let name = name.strip_prefix("lib").unwrap_or(&name);
+            if ours(name) {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+        Ok(())
+    };
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    if let Some(Ok(registries)) = cargo_home.map(|home| fs::read_dir(home.join("registry/src"))) {
+        for registry in registries.flatten() {
+            if registry.file_name().to_string_lossy().starts_with('-') {
+                remove_ours(&registry.path())?;
+            }
+        }
+    }
+    let package_dir = target_dir.join("package-check");
+    for dir in [".fingerprint", "deps"] {
+        remove_ours(&package_dir.join("debug").join(dir))?;
+    }
+    Ok(package_dir)
+}
+
 fn guest_script(
     kernel: &vm::Kernel,
     release: &str,
@@ -409,8 +474,10 @@ fn guest_script(
             .map_or(String::new(), |(_, filter)| {
                 format!(" {}", vm::shell_quote(filter))
             });
+        // Each binary's time, so the slow ones show in the log.
         script.push_str(&format!(
-            "echo '--> {name}{filter}'; {}{filter} || failed=\"$failed {name}\"; ",
+            "echo '--> {name}{filter}'; t=$(date +%s); {}{filter} || failed=\"$failed {name}\"; \
+             echo \"--> {name}: $(( $(date +%s) - t )) s\"; ",
             vm::shell_quote(binary)
         ));
     }
@@ -658,12 +725,16 @@ impl Workspace {
                 found.push((name.to_owned(), exe.to_owned()));
             }
         }
+        // In `wanted`'s order, not cargo's (which varies between runs): the guest script
+        // lists them, and it is part of each guest's key in the record of passed steps.
+        let mut ordered = Vec::with_capacity(wanted.len());
         for (_, test) in wanted {
-            if !found.iter().any(|(name, _)| name == test) {
+            let Some(at) = found.iter().position(|(name, _)| name == test) else {
                 bail!("cargo built no test binary `{test}`");
-            }
+            };
+            ordered.push(found.swap_remove(at));
         }
-        Ok(found)
+        Ok(ordered)
     }
 
     /// Runs one cargo step in the workspace root; a failure names the step.

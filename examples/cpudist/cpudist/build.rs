@@ -1,3 +1,3 @@
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf(&["../cpudist-ebpf"])
+    hist_build::ebpf_variants(&["../cpudist-ebpf"], &["task-storage"])
 }

@@ -39,7 +39,7 @@ use std::{
 use hist_core::Buckets;
 use serde::{Deserialize, Serialize};
 
-use crate::Report;
+use crate::{Report, percentile::Percentiles};
 
 /// One interval: the JSON object [`to_line`] writes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,7 +98,7 @@ impl From<hist_core::Layout> for Layout {
 }
 
 /// One histogram of an interval.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// The section value (`"read"`, `"1234 bash"`); `None` (`null`) for a single histogram.
     pub label: Option<String>,
@@ -108,6 +108,11 @@ pub struct Histogram {
     pub sum: Option<u64>,
     /// The rows bcc prints, then the overflow bucket when it counted anything.
     pub buckets: Vec<Bucket>,
+    /// With `--percentiles` ([`Interval::add_percentiles`]): the percentiles and the highest
+    /// bucket, as [`crate::percentile`] defines them; absent otherwise, and for an empty
+    /// histogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentiles: Option<Percentiles>,
 }
 
 /// One slot: the values `low..=high` and how many were counted.
@@ -139,6 +144,7 @@ impl Interval {
                     total: hist.total(),
                     sum: *sum,
                     buckets: buckets(report.layout, hist),
+                    percentiles: None,
                 })
                 .collect(),
             dropped: report
@@ -171,8 +177,23 @@ impl Interval {
 /// );
 /// ```
 pub fn to_line(report: &Report) -> String {
-    serde_json::to_string(&Interval::new(report))
-        .expect("plain structs of strings, integers and a finite f64 always serialize")
+    Interval::new(report).to_line()
+}
+
+impl Interval {
+    /// Adds the percentiles `ps` (and the highest bucket) to each histogram of `report`, the
+    /// report this interval was made from.
+    pub fn add_percentiles(&mut self, report: &Report, ps: &[f64]) {
+        for (json, (_, hist, _)) in self.histograms.iter_mut().zip(&report.histograms) {
+            json.percentiles = Percentiles::new(hist, report.layout, ps);
+        }
+    }
+
+    /// This interval as one line of JSON, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self)
+            .expect("plain structs of strings, integers and finite f64s always serialize")
+    }
 }
 
 /// The buckets of `hist`: bcc's rows, then the overflow slot when it counted anything.

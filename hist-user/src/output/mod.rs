@@ -26,6 +26,7 @@
 //! # Ok::<(), hist_user::output::server::Error>(())
 //! ```
 
+pub mod heatmap;
 pub mod json;
 pub mod prometheus;
 pub mod server;

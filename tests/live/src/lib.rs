@@ -13,6 +13,10 @@ pub static PROBES: &[u8] =
 /// cpudist's probe (`examples/cpudist/cpudist-ebpf`).
 pub static CPUDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
 
+/// cpudist's probe built with `hist_ebpf`'s `task-storage`, for kernels that have it.
+pub static CPUDIST_TASK_STORAGE: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist-task-storage"));
+
 /// nfsdist's probes (`examples/nfsdist/nfsdist-ebpf`).
 pub static NFSDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
 

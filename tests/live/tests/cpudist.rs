@@ -10,6 +10,9 @@ use std::{
     sync::Mutex,
 };
 
+use aya::maps::MapType;
+use hist_user::hist_core::TASK_START_MAP;
+
 /// The tests measure scheduling: run them one at a time so they do not disturb each other.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -158,9 +161,10 @@ fn per_process_sections_name_the_process() {
     );
 }
 
-/// The entries of the start map (`START`) of the running cpudist `pid`, found through the map
-/// fds it holds.
-fn start_map_entries(pid: u32) -> usize {
+/// The entries of the task start map (`HIST_TASK_START`) of the running cpudist `pid`, found
+/// through the map fds it holds; `None` when it is task storage, which the kernel frees with
+/// each task and user space cannot list. Which of the two it is must follow from the kernel.
+fn task_start_entries(pid: u32) -> Option<usize> {
     let mut ids = Vec::new();
     for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap() {
         let info = std::fs::read_to_string(fd.unwrap().path()).unwrap_or_default();
@@ -171,12 +175,23 @@ fn start_map_entries(pid: u32) -> usize {
     }
     let start = aya::maps::loaded_maps()
         .filter_map(Result::ok)
-        .find(|map| ids.contains(&map.id()) && map.name_as_str() == Some("START"))
-        .unwrap_or_else(|| panic!("cpudist {pid} holds no START map (maps {ids:?})"));
-    let data = aya::maps::MapData::from_id(start.id()).unwrap();
-    let start: aya::maps::HashMap<_, [u32; 2], u64> =
-        aya::maps::HashMap::try_from(aya::maps::Map::HashMap(data)).unwrap();
-    start.keys().filter_map(Result::ok).count()
+        .find(|map| ids.contains(&map.id()) && map.name_as_str() == Some(TASK_START_MAP))
+        .unwrap_or_else(|| panic!("cpudist {pid} holds no {TASK_START_MAP} map (maps {ids:?})"));
+    let in_task = hist_user::kernel::task_storage_supported();
+    match start.map_type().unwrap() {
+        MapType::TaskStorage => {
+            assert!(in_task, "task storage on a kernel that has none");
+            None
+        }
+        MapType::Hash => {
+            assert!(!in_task, "a hash where the kernel has task storage");
+            let data = aya::maps::MapData::from_id(start.id()).unwrap();
+            let start: aya::maps::HashMap<_, [u32; 2], u64> =
+                aya::maps::HashMap::try_from(aya::maps::Map::HashMap(data)).unwrap();
+            Some(start.keys().filter_map(Result::ok).count())
+        }
+        other => panic!("{TASK_START_MAP} is a {other:?}"),
+    }
 }
 
 /// The tasks alive now: every thread of every process.
@@ -199,15 +214,18 @@ fn churn(hook: &str) {
     let sleeper = common::Workload::spawn(&["sleep", "20", "20"]);
     let pid = sleeper.pid();
     sleeper.run_to_end();
-    // A dying task's last switch starts nothing: what is left is live tasks, one idle task per
-    // CPU (tid 0), and tasks that exited between the two counts (a few: the system is quiet).
-    let (entries, live) = (start_map_entries(cpudist.child.id()), live_tasks());
+    // A dying task's last switch starts nothing: what a hash holds is live tasks, one idle task
+    // per CPU (tid 0), and tasks that exited between the two counts (a few: the system is
+    // quiet). Task storage goes with its task.
+    let (entries, live) = (task_start_entries(cpudist.child.id()), live_tasks());
     let cpus = std::thread::available_parallelism().unwrap().get();
     let output = cpudist.interrupt();
-    assert!(
-        entries <= live + cpus + 16,
-        "{entries} start entries for {live} live tasks after {PROCESSES} processes"
-    );
+    if let Some(entries) = entries {
+        assert!(
+            entries <= live + cpus + 16,
+            "{entries} start entries for {live} live tasks after {PROCESSES} processes"
+        );
+    }
     // The sleeper's 20 sleeps of 20 ms, after the churn, are in its section's 16 ms row.
     let section = output
         .split("\npid = ")
@@ -269,6 +287,11 @@ fn bad_input_gets_one_clear_line() {
     assert_one_line_error(&["1", "0"], 2, "count must be at least 1");
     assert_one_line_error(&["1", "x"], 2, "'x' is not a whole number of outputs");
     assert_one_line_error(&["-p", "4194305"], 1, "no process with PID 4194305");
+    assert_one_line_error(
+        &["--heatmap", "run.jpg"],
+        1,
+        "cannot write the heatmap to run.jpg: unknown file type; the name must end in .svg or .png",
+    );
     let (status, stdout, _) = run(&["--version"]);
     assert_eq!((status, stdout.trim()), (0, "cpudist 0.1.0"));
 }
@@ -287,6 +310,24 @@ fn interval_and_count_print_that_many_histograms() {
         .filter(|l| l.len() == 8 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':')
         .count();
     assert_eq!(timestamps, 2, "one HH:MM:SS per interval:\n{stdout}");
+    // A heatmap of the two intervals, and the percentiles after each histogram in text.
+    let svg = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
+    let file = svg.path().to_str().unwrap();
+    let (status, stdout, stderr) = run(&["--percentiles", "--heatmap", file, "1", "2"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cpudist: heatmap of 2 intervals written to {file}"
+        )),
+        "{stderr}"
+    );
+    let image = std::fs::read_to_string(file).unwrap();
+    assert!(image.starts_with("<svg") && image.trim_end().ends_with("</svg>"));
+    let p50s = stdout
+        .lines()
+        .filter(|l| l.starts_with("       p50 "))
+        .count();
+    assert_eq!(p50s, 2, "a p50 line after each histogram:\n{stdout}");
     // -P and -L together: per thread, as in bcc.
     let (status, stdout, stderr) = run(&["-P", "-L", "1", "1"]);
     assert_eq!(status, 0, "{stderr}");
@@ -391,6 +432,72 @@ fn json_lines_hold_the_sleeps_in_the_16ms_bucket() {
     // -e keeps the sum: 50 sleeps of at least 20 ms.
     let sum = hist["sum"].as_u64().expect("a sum with -e");
     assert!(sum >= 45 * 20_000, "sum {sum} µs:\n{output}");
+}
+
+/// `--percentiles` in JSON: each percentile's bucket holds the true percentile of the sleeps
+/// the workload timed itself (nearest rank), and the estimate is within the documented error
+/// (more than half, less than twice the true value, in a log2 bucket). The sleeps sit in the
+/// middle of their buckets (1.4, 5.8 and 23 ms) and the percentiles' ranks far from where one
+/// length gives way to the next, so that the few off-CPU events the workload did not time (a
+/// preemption) cannot move a percentile to another bucket.
+#[test]
+fn percentiles_hold_the_workloads_own_percentiles() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let timed = tempfile::NamedTempFile::new().unwrap();
+    let file = timed.path().to_str().unwrap();
+    let workload = common::Workload::spawn(&["sleeps", file, "1400:40", "5800:40", "23000:20"]);
+    let pid = workload.pid().to_string();
+    let args = ["-j", "--percentiles", "-O", "-p", &pid];
+    let cpudist = Cpudist::start_machine(&args, "Tracing off-CPU");
+    workload.run_to_end();
+    let output = cpudist.interrupt();
+    let mut took: Vec<u64> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    took.sort_unstable();
+    let interval: serde_json::Value = serde_json::from_str(output.trim()).expect("one JSON line");
+    let hist = &interval["histograms"][0];
+    let total = hist["total"].as_u64().unwrap();
+    assert!(
+        (100..=108).contains(&total),
+        "100 sleeps and a few untimed switches:\n{output}"
+    );
+    let percentiles = hist["percentiles"]["values"]
+        .as_array()
+        .expect("percentiles");
+    let ps: Vec<f64> = percentiles
+        .iter()
+        .map(|p| p["p"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ps, [50.0, 90.0, 99.0, 99.9], "{output}");
+    for percentile in percentiles {
+        let p = percentile["p"].as_f64().unwrap();
+        let rank = ((p / 100.0 * took.len() as f64).ceil() as usize).max(1);
+        let truth = took[rank - 1];
+        let (low, high) = (
+            percentile["low"].as_u64().unwrap(),
+            percentile["high"].as_u64(),
+        );
+        let high = high.unwrap_or_else(|| panic!("p{p} in the overflow slot:\n{output}"));
+        assert!(
+            (low..=high).contains(&truth),
+            "p{p}: the workload's {truth} µs is not in [{low}, {high}]:\n{output}"
+        );
+        let estimate = percentile["estimate"].as_f64().unwrap();
+        let ratio = estimate / truth as f64;
+        assert!(
+            ratio > 0.5 && ratio < 2.0,
+            "p{p}: estimate {estimate} for {truth} µs:\n{output}"
+        );
+    }
+    let max = &hist["percentiles"]["max"];
+    let largest = *took.last().unwrap();
+    assert!(
+        max["low"].as_u64().unwrap() <= largest && largest <= max["high"].as_u64().unwrap(),
+        "the longest sleep, {largest} µs, is not in the max bucket {max}:\n{output}"
+    );
 }
 
 /// One histogram series: `(le, cumulative count)` per bucket, `_count`, `_sum`.

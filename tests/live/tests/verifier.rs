@@ -3,12 +3,15 @@
 //! probes predict (no guessing from which machine this is).
 
 use aya::{
-    Btf, Ebpf,
+    Btf, EbpfLoader,
     programs::{Program, ProgramType},
     sys::is_program_supported,
 };
-use hist_live_tests::{CPUDIST, NFSDIST, PROBES, XFSRECLAIM};
-use hist_user::kernel::{self, KernelError};
+use hist_live_tests::{CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, PROBES, XFSRECLAIM};
+use hist_user::{
+    hist_core::TASK_START_MAP,
+    kernel::{self, KernelError},
+};
 
 /// The kernel function each `tp_btf` program is loaded for.
 const TP_BTF_TARGETS: &[(&str, &str)] = &[
@@ -27,7 +30,10 @@ fn load_every_program(object: &str, bytes: &[u8]) -> (Vec<String>, Vec<String>) 
     let btf = Btf::from_sys_fs().expect("kernel BTF");
     let kprobe_loads = is_program_supported(ProgramType::KProbe).expect("probe kprobe type");
     let fentry_loads = kernel::fentry_supported().expect("probe fentry");
-    let mut ebpf = Ebpf::load(bytes).unwrap_or_else(|e| panic!("{object}: {e}"));
+    let mut ebpf = EbpfLoader::new()
+        .allow_unsupported_maps()
+        .load(bytes)
+        .unwrap_or_else(|e| panic!("{object}: {e}"));
     let (mut loaded, mut refused) = (Vec::new(), Vec::new());
     for (name, program) in ebpf.programs_mut() {
         let (result, loads) = match program {
@@ -124,6 +130,30 @@ fn cpudist_loads() {
         CPUDIST,
         vec!["sched_switch_btf".into(), "sched_switch_tp".into()],
     );
+}
+
+/// The task-storage build loads where the kernel probe says tracing programs have task
+/// storage, and where it says not, the kernel refuses its map, as `Tool::load` expects.
+#[test]
+fn cpudist_task_storage_loads_where_the_kernel_has_it() {
+    let object = "examples/cpudist (task-storage)";
+    if kernel::task_storage_supported() {
+        assert_all(
+            object,
+            CPUDIST_TASK_STORAGE,
+            vec!["sched_switch_btf".into(), "sched_switch_tp".into()],
+        );
+    } else {
+        let error = EbpfLoader::new()
+            .allow_unsupported_maps()
+            .load(CPUDIST_TASK_STORAGE)
+            .err()
+            .unwrap_or_else(|| panic!("{object}: loaded without task storage"));
+        assert!(
+            error.to_string().contains(TASK_START_MAP),
+            "{object}: {error}"
+        );
+    }
 }
 
 #[test]

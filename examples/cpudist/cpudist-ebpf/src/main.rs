@@ -7,20 +7,20 @@
 //!
 //! * the task got this CPU at the previous switch on this CPU (`SWITCHED_IN`, per CPU), so its
 //!   on-CPU time is `now − SWITCHED_IN`;
-//! * its off-CPU time runs from its previous switch-out (`START`) to that switch-in; it is
-//!   recorded one time slice late, when the task leaves the CPU again. A dying task's last
-//!   switch-out starts nothing, so `START` holds live tasks only.
+//! * its off-CPU time runs from its previous switch-out (kept by `hist_ebpf::task_start`, in
+//!   the task itself where the kernel allows) to that switch-in; it is recorded one time slice
+//!   late, when the task leaves the CPU again.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_probe_read_kernel},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
     macros::{btf_tracepoint, map, tracepoint},
     maps::PerCpuArray,
     programs::{BtfTracePointContext, TracePointContext},
 };
 use cpudist_common::{Config, Dist, TaskDist};
-use hist_ebpf::{HashHist, PerCpuArrayHist, StartTimes, Sums, now_ns};
+use hist_ebpf::{HashHist, PerCpuArrayHist, Sums, now_ns, task_start};
 
 hist_ebpf::ebpf_program!(Config);
 
@@ -36,11 +36,6 @@ static TASK_DIST_SUM: Sums<TaskDist> = Sums::new();
 /// When the current task of each CPU was switched in.
 #[map]
 static SWITCHED_IN: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
-
-/// When each task last left a CPU, keyed `[tid, cpu]`: the cpu is 0 except for the idle tasks,
-/// which all have tid 0 (one per CPU). Sized from pid_max at load time.
-#[map]
-static START: StartTimes<[u32; 2]> = StartTimes::new();
 
 /// `TASK_DEAD`: the state of a task switching out for the last time.
 const TASK_DEAD: u32 = 0x80;
@@ -94,20 +89,8 @@ fn on_switch(prev_exits: impl FnOnce() -> bool) {
     }
     let on_cpu_since = (switched_in != 0).then_some(switched_in);
     let delta_ns = if config.off_cpu != 0 {
-        // SAFETY: BPF helper without arguments.
-        let cpu = if tid == 0 {
-            unsafe { bpf_get_smp_processor_id() }
-        } else {
-            0
-        };
-        let key = [tid, cpu];
-        // The task's last switch-out, replaced by this one in place, or dropped when the task
-        // exits (so that START holds live tasks only).
-        let left = if prev_exits() {
-            START.take(&key)
-        } else {
-            START.replace_at(&key, now)
-        };
+        // The task's last switch-out, replaced by this one.
+        let left = task_start::replace_current(now, prev_exits);
         on_cpu_since
             .zip(left)
             .and_then(|(since, left)| since.checked_sub(left))

@@ -11,10 +11,11 @@
 use clap::Parser;
 use cpudist_common::{Config, Dist, TaskDist};
 use hist_user::{
+    aya::include_bytes_aligned,
     hist_core::HistDesc,
     kernel::KernelBtf,
     plan::OpSpec,
-    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
+    tool::{CommonArgs, Objects, Timestamp, Tool, ToolError, View},
 };
 
 const EXAMPLES: &str = "examples:
@@ -80,8 +81,15 @@ fn run(args: Args) -> Result<(), ToolError> {
             _ => 0,
         },
     };
-    let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist"));
-    let mut ebpf = tool.load(object, config)?;
+    // Built twice (build.rs): off-CPU start times in the task itself where the kernel can.
+    let objects = Objects {
+        plain: include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist")),
+        task_storage: Some(include_bytes_aligned!(concat!(
+            env!("OUT_DIR"),
+            "/cpudist-task-storage"
+        ))),
+    };
+    let mut ebpf = tool.load(objects, config)?;
     tool.attach(&mut ebpf, &OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
     let per_task = args.pids || args.tids;

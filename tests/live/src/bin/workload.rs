@@ -3,6 +3,8 @@
 //!
 //! * `getpid CALLS THREADS`: exactly CALLS `getpid()` syscalls, split over THREADS threads;
 //! * `sleep MS TIMES`: sleeps MS milliseconds TIMES times;
+//! * `sleeps FILE US:TIMES…`: sleeps of US microseconds, TIMES of each, interleaved; writes how
+//!   long each took (µs, wall clock, one per line) to FILE at the end;
 //! * `spin SPIN_MS SLEEP_US TIMES`: spins on the CPU for SPIN_MS ms, then sleeps SLEEP_US µs,
 //!   TIMES times;
 //! * `files PATH TIMES`: writes a 64 KiB file at PATH (before the go line), then TIMES times
@@ -22,7 +24,7 @@ fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let number = |i: usize| -> u64 {
         args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
-            panic!("usage: workload getpid|sleep|spin|files|churn ARGS… (got {args:?})")
+            panic!("usage: workload getpid|sleep|sleeps|spin|files|churn ARGS… (got {args:?})")
         })
     };
     if args.first().map(String::as_str) == Some("files") {
@@ -54,6 +56,25 @@ fn main() {
             for _ in 0..times {
                 thread::sleep(Duration::from_millis(ms));
             }
+        }
+        Some("sleeps") => {
+            let mut left: Vec<(u64, u64)> = args[2..]
+                .iter()
+                .map(|group| {
+                    let (us, times) = group.split_once(':').expect("US:TIMES");
+                    (us.parse().expect("US"), times.parse().expect("TIMES"))
+                })
+                .collect();
+            let mut took = Vec::new();
+            while left.iter().any(|&(_, times)| times > 0) {
+                for (us, times) in left.iter_mut().filter(|(_, times)| *times > 0) {
+                    let start = Instant::now();
+                    thread::sleep(Duration::from_micros(*us));
+                    took.push(start.elapsed().as_micros().to_string());
+                    *times -= 1;
+                }
+            }
+            fs::write(&args[1], took.join("\n")).expect("write the durations");
         }
         Some("spin") => {
             let (spin_ms, sleep_us, times) = (number(1), number(2), number(3));
@@ -96,6 +117,6 @@ fn main() {
                 }
             }
         }
-        _ => panic!("usage: workload getpid|sleep|spin|files|churn ARGS…"),
+        _ => panic!("usage: workload getpid|sleep|sleeps|spin|files|churn ARGS…"),
     }
 }
