@@ -18,6 +18,10 @@ pub const START_MAP: &str = "START";
 /// `hist_user`'s `Tool::load` sizes like [`START_MAP`], or task-local storage, which has no size.
 pub const TASK_START_MAP: &str = "HIST_TASK_START";
 
+/// The name of `hist_ebpf::op_start`'s map, when each task entered each op: a hash that
+/// `hist_user`'s `Tool::load` sizes like [`START_MAP`], or task-local storage.
+pub const OP_START_MAP: &str = "HIST_OP_START";
+
 /// The most entries a start map gets, whatever `pid_max` is.
 pub const MAX_START_ENTRIES: u32 = 65_536;
 

@@ -7,33 +7,34 @@
 //! their own programs.
 
 use aya_ebpf::helpers::bpf_get_current_pid_tgid;
-use hist_core::{HistDesc, Settings, TaskKey};
+use hist_core::{HistDesc, Settings};
 
-use crate::{Histogram, StartTimes, Sums, now_ns};
+use crate::{Histogram, Sums, now_ns, op_start};
 
-/// At the entry of `op`: remembers when the current thread entered it, unless `settings`
-/// filter its process out.
+/// At the entry of `op`: remembers when the current task entered it ([`op_start`]), unless
+/// `settings` filter its process out.
 #[inline(always)]
-pub fn enter<P: hist_core::KeyPrefix>(start: &StartTimes<TaskKey<P>>, settings: &Settings, op: P) {
+pub fn enter<P: Into<u32>>(settings: &Settings, op: P) {
     let pid_tgid = bpf_get_current_pid_tgid();
     if settings.traces((pid_tgid >> 32) as u32) {
-        start.start(&TaskKey::new(op, pid_tgid as u32));
+        op_start::enter(op.into(), now_ns());
     }
 }
 
-/// At the exit of `op`: records the time since the current thread's [`enter`] in `hist` (and
+/// At the exit of `op`: records the time since the current task's [`enter`] in `hist` (and
 /// `sums`), in the unit of `settings`. Without a matching entry (filtered out, or entered
 /// before tracing began) nothing is recorded.
 #[inline(always)]
 pub fn exit<H: Histogram>(
-    start: &StartTimes<TaskKey<<H::Desc as HistDesc>::Prefix>>,
     hist: &H,
     sums: &Sums<H::Desc>,
     settings: &Settings,
     op: <H::Desc as HistDesc>::Prefix,
-) {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    if let Some(ns) = start.elapsed_ns_at(&TaskKey::new(op, tid), now_ns()) {
+) where
+    <H::Desc as HistDesc>::Prefix: Into<u32>,
+{
+    let now = now_ns();
+    if let Some(ns) = op_start::exit(op.into()).and_then(|start| now.checked_sub(start)) {
         record(hist, sums, settings, op, settings.to_unit(ns));
     }
 }
@@ -61,7 +62,7 @@ pub fn record<H: Histogram>(
 ///
 /// ```ignore
 /// hist_ebpf::latency_probes! {
-///     start: START, hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
+///     hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
 ///     read: Op::READ,
 ///     write: Op::WRITE,
 /// }
@@ -69,30 +70,30 @@ pub fn record<H: Histogram>(
 #[macro_export]
 macro_rules! latency_probes {
     (
-        start: $start:path, hist: $hist:path, sums: $sums:path, config: $config:path;
+        hist: $hist:path, sums: $sums:path, config: $config:path;
         $($op:ident: $prefix:expr),+ $(,)?
     ) => {$crate::__private::paste! {$(
         #[$crate::__private::aya_ebpf::macros::fentry]
         pub fn [<$op _fentry>](_ctx: $crate::__private::aya_ebpf::programs::FEntryContext) -> i32 {
-            $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::fexit]
         pub fn [<$op _fexit>](_ctx: $crate::__private::aya_ebpf::programs::FExitContext) -> i32 {
-            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::kprobe]
         pub fn [<$op _kprobe>](_ctx: $crate::__private::aya_ebpf::programs::ProbeContext) -> u32 {
-            $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::kretprobe]
         pub fn [<$op _kretprobe>](_ctx: $crate::__private::aya_ebpf::programs::RetProbeContext) -> u32 {
-            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
     )+}};
@@ -108,7 +109,7 @@ macro_rules! latency_probes {
 ///
 /// ```ignore
 /// hist_ebpf::tracepoint_latency! {
-///     start: START, hist: SCAN_LATENCY, sums: SCAN_LATENCY_SUM, config: CONFIG;
+///     hist: SCAN_LATENCY, sums: SCAN_LATENCY_SUM, config: CONFIG;
 ///     // mm_shrink_slab_start's first argument, `struct shrinker *shr`, at offset 8
 ///     scan: Op::SCAN, "mm_shrink_slab_start"(arg 0 at 8) if is_xfs => "mm_shrink_slab_end",
 /// }
@@ -116,14 +117,14 @@ macro_rules! latency_probes {
 #[macro_export]
 macro_rules! tracepoint_latency {
     (
-        start: $start:path, hist: $hist:path, sums: $sums:path, config: $config:path;
+        hist: $hist:path, sums: $sums:path, config: $config:path;
         $op:ident: $prefix:expr, $from:tt(arg $arg:literal at $offset:literal) if $filter:path
             => $to:tt $(,)?
     ) => {$crate::__private::paste! {
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $from)]
         pub fn [<$op _start_btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
             if $filter(ctx.arg($arg)) {
-                $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+                $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             }
             0
         }
@@ -132,20 +133,20 @@ macro_rules! tracepoint_latency {
         pub fn [<$op _start_tp>](ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
             // SAFETY: the tracefs record holds a pointer-sized field at this offset.
             if $filter(unsafe { ctx.read_at::<u64>($offset) }.unwrap_or(0)) {
-                $crate::enter(&$start, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+                $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             }
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $to)]
         pub fn [<$op _end_btf>](_ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
-            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::tracepoint]
         pub fn [<$op _end_tp>](_ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
-            $crate::exit(&$start, &$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
             0
         }
     }};

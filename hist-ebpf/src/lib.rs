@@ -21,8 +21,8 @@
 //! LATENCY.record(op, delta_us);
 //! ```
 //!
-//! For entry/exit latency, [`StartTimes`] keeps the entry timestamp per task and op, and
-//! [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op
+//! For entry/exit latency, [`op_start`] keeps the entry timestamp per task and op (in the task
+//! itself where the kernel allows: feature `task-storage`), and [`latency_probes!`] writes the kprobe/kretprobe and fentry/fexit programs of each op
 //! ([`tracepoint_latency!`] those of a start/end tracepoint pair). An interval that a task
 //! starts and ends itself, across switches (cpudist's off-CPU time), keeps its start with
 //! [`task_start`]: in the task's own storage where the kernel has it (feature `task-storage`).
@@ -42,6 +42,7 @@ mod config;
 mod drops;
 mod hash;
 mod latency;
+pub mod op_start;
 mod start;
 pub mod task_start;
 

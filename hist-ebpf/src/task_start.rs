@@ -25,33 +25,64 @@ use hist_core::DropCause;
 
 use crate::drops;
 
-/// The task storage map's BTF definition, as libbpf reads it: each field's pointed-to type
-/// carries one attribute (`[i32; 29]` is `BPF_MAP_TYPE_TASK_STORAGE`; flags 1 is
-/// `BPF_F_NO_PREALLOC`, which local storage requires; it has no `max_entries`).
+/// A task storage map's BTF definition of values `V`, as libbpf reads it: each field's
+/// pointed-to type carries one attribute (`[i32; 29]` is `BPF_MAP_TYPE_TASK_STORAGE`; flags 1
+/// is `BPF_F_NO_PREALLOC`, which local storage requires; it has no `max_entries`).
 #[cfg(feature = "task-storage")]
 #[repr(C)]
-struct TaskStorageDef {
+pub(crate) struct TaskStorage<V> {
     r#type: *const [i32; 29],
     key: *const i32,
-    value: *const u64,
+    value: *const V,
     max_entries: *const [i32; 0],
     map_flags: *const [i32; 1],
 }
 
 // SAFETY: placeholders that only describe the map in BTF; nothing reads them.
 #[cfg(feature = "task-storage")]
-unsafe impl Sync for TaskStorageDef {}
+unsafe impl<V> Sync for TaskStorage<V> {}
+
+#[cfg(feature = "task-storage")]
+impl<V> TaskStorage<V> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            r#type: core::ptr::null(),
+            key: core::ptr::null(),
+            value: core::ptr::null(),
+            max_entries: core::ptr::null(),
+            map_flags: core::ptr::null(),
+        }
+    }
+
+    /// The current task's value, created zeroed when `create` and the task has none; `None`
+    /// when it has none (or there was no memory to create it).
+    #[inline(always)]
+    pub(crate) fn current(&self, create: bool) -> Option<&mut V> {
+        let flags = if create {
+            BPF_LOCAL_STORAGE_GET_F_CREATE.into()
+        } else {
+            0
+        };
+        // SAFETY: the map is a task storage map and the task the BTF pointer to the current
+        // one; the helper returns the task's value or null.
+        let value = unsafe {
+            bpf_task_storage_get(
+                core::ptr::from_ref(self).cast_mut().cast(),
+                bpf_get_current_task_btf(),
+                core::ptr::null_mut(),
+                flags,
+            )
+        };
+        // SAFETY: the current task's own value, which only this task's programs write (one
+        // program runs at a time in a task).
+        unsafe { value.cast::<V>().as_mut() }
+    }
+}
 
 #[cfg(feature = "task-storage")]
 #[unsafe(link_section = ".maps")]
 #[unsafe(export_name = "HIST_TASK_START")]
-static TASK_START: TaskStorageDef = TaskStorageDef {
-    r#type: core::ptr::null(),
-    key: core::ptr::null(),
-    value: core::ptr::null(),
-    max_entries: core::ptr::null(),
-    map_flags: core::ptr::null(),
-};
+static TASK_START: TaskStorage<u64> = TaskStorage::new();
 
 /// Keyed `[tid, cpu]`: the cpu is 0 except for the idle tasks, which all have tid 0 (one per
 /// CPU).
@@ -68,23 +99,11 @@ pub fn replace_current(now: u64, exits: impl FnOnce() -> bool) -> Option<u64> {
     #[cfg(feature = "task-storage")]
     {
         let _ = exits;
-        // SAFETY: the map is a task storage map and the task the BTF pointer to the current
-        // one; with F_CREATE the helper returns the task's value (zero when new) or null.
-        let start = unsafe {
-            bpf_task_storage_get(
-                core::ptr::from_ref(&TASK_START).cast_mut().cast(),
-                bpf_get_current_task_btf(),
-                core::ptr::null_mut(),
-                BPF_LOCAL_STORAGE_GET_F_CREATE.into(),
-            )
-        }
-        .cast::<u64>();
-        if start.is_null() {
+        let Some(start) = TASK_START.current(true) else {
             drops::count(DropCause::StartFull, 1);
             return None;
-        }
-        // SAFETY: the current task's own value; only this task's switch-outs write it.
-        let last = unsafe { core::mem::replace(&mut *start, now) };
+        };
+        let last = core::mem::replace(start, now);
         (last != 0).then_some(last)
     }
     #[cfg(not(feature = "task-storage"))]

@@ -57,7 +57,9 @@ use std::{
 };
 
 use aya::{Ebpf, EbpfLoader};
-use hist_core::{HistDesc, START_MAP, Settings, TASK_START_MAP, ToolConfig, Unit, start_entries};
+use hist_core::{
+    HistDesc, OP_START_MAP, START_MAP, Settings, TASK_START_MAP, ToolConfig, Unit, start_entries,
+};
 
 use crate::{
     DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
@@ -79,6 +81,24 @@ pub struct Objects {
     pub plain: &'static [u8],
     /// The object built with it (`<binary>-task-storage` in `OUT_DIR`).
     pub task_storage: Option<&'static [u8]>,
+}
+
+/// The [`Objects`] a tool's `build.rs` made with
+/// `hist_build::ebpf_variants(&["../<tool>-ebpf"], &["task-storage"])`: `objects!("cpudist")`
+/// embeds `$OUT_DIR/cpudist` and `$OUT_DIR/cpudist-task-storage`.
+#[macro_export]
+macro_rules! objects {
+    ($binary:literal) => {
+        $crate::tool::Objects {
+            plain: $crate::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/", $binary)),
+            task_storage: Some($crate::aya::include_bytes_aligned!(concat!(
+                env!("OUT_DIR"),
+                "/",
+                $binary,
+                "-task-storage"
+            ))),
+        }
+    };
 }
 
 impl From<&'static [u8]> for Objects {
@@ -299,7 +319,15 @@ impl Tool {
             // aya 0.14 has no type for task storage maps, but creates them when asked to.
             loader.allow_unsupported_maps();
         } else {
-            loader.map_max_entries(TASK_START_MAP, start_entries(kernel::pid_max()));
+            // hist-ebpf's start hashes are in every object; one entry for one no program uses.
+            let used = referenced_symbols(object);
+            for map in [TASK_START_MAP, OP_START_MAP] {
+                let entries = match used.contains(map) {
+                    true => start_entries(kernel::pid_max()),
+                    false => 1,
+                };
+                loader.map_max_entries(map, entries);
+            }
         }
         if self.args.verbose && choice {
             let starts = if task_storage.is_some() {
@@ -424,8 +452,9 @@ impl Tool {
         if let Some((file, heatmap)) = heatmap {
             heatmap.write(file)?;
             let intervals = heatmap.intervals();
+            let s = if intervals == 1 { "" } else { "s" };
             eprintln!(
-                "{}: heatmap of {intervals} intervals written to {}",
+                "{}: heatmap of {intervals} interval{s} written to {}",
                 self.name,
                 file.display()
             );
@@ -535,6 +564,28 @@ impl Tool {
         }
         Ok(())
     }
+}
+
+/// The symbols that the code of the eBPF object `object` refers to (the maps it uses among
+/// them): the targets of the relocations of its executable sections. [`Tool::load`] gives the
+/// start hashes of hist-ebpf that no program uses one entry. Empty for an object that does not
+/// parse.
+pub fn referenced_symbols(object: &[u8]) -> std::collections::BTreeSet<String> {
+    use object::{
+        Object as _, ObjectSection as _, ObjectSymbol as _, RelocationTarget, SectionKind,
+    };
+    let Ok(file) = object::File::parse(object) else {
+        return Default::default();
+    };
+    file.sections()
+        .filter(|section| section.kind() == SectionKind::Text)
+        .flat_map(|section| section.relocations())
+        .filter_map(|(_, relocation)| match relocation.target() {
+            RelocationTarget::Symbol(index) => file.symbol_by_index(index).ok(),
+            _ => None,
+        })
+        .filter_map(|symbol| symbol.name().ok().map(str::to_owned))
+        .collect()
 }
 
 /// The histograms (and sums, and drops) of one interval or one scrape, as every output sees

@@ -74,6 +74,9 @@ enum Cmd {
         /// Measure cpudist on this kernel only, not nfsdist and xfsreclaim in the VM kernels
         #[arg(long)]
         no_vm: bool,
+        /// Measure nfsdist and xfsreclaim in the VM kernels only (no criterion, no cpudist here)
+        #[arg(long, conflicts_with = "no_vm")]
+        vm_only: bool,
         /// The VM kernels to measure nfsdist and xfsreclaim in (default: all three)
         #[arg(long = "kernel", value_parser = ["5.10", "6.1", "6.12"])]
         kernels: Vec<String>,
@@ -122,9 +125,10 @@ fn dispatch(command: Cmd) -> Result<()> {
         Cmd::Vm(opts) => vm(&ws, &opts),
         Cmd::Bench {
             no_vm,
+            vm_only,
             kernels,
             args,
-        } => bench(&ws, no_vm, &kernels, &args),
+        } => bench(&ws, (!vm_only, !no_vm), &kernels, &args),
         Cmd::Run { args } => run(&ws, args),
     }
 }
@@ -337,7 +341,9 @@ fn vm_stage(
             guests.push((kernel, guest, script, key));
         }
     }
-    let side_by_side = thread::available_parallelism().map_or(1, |n| n.get());
+    // All at once: a guest is one host thread (TCG, single-threaded), and three sharing two
+    // CPUs finish sooner than two side by side and then the third alone.
+    let side_by_side = guests.len();
     let queue = Mutex::new(guests.iter());
     let failed = Mutex::new(Vec::new());
     let run_next = || {
@@ -385,7 +391,7 @@ fn vm_stage(
         }
     };
     thread::scope(|scope| {
-        for _ in 0..side_by_side.min(guests.len()) {
+        for _ in 0..side_by_side {
             scope.spawn(run_next);
         }
     });
@@ -526,14 +532,23 @@ fn vm(ws: &Workspace, opts: &vm::Options) -> Result<()> {
     Ok(())
 }
 
-fn bench(ws: &Workspace, no_vm: bool, kernels: &[String], args: &[String]) -> Result<()> {
+/// `(here, in_vms)`: what to measure on this machine (criterion, cpudist) and whether to
+/// measure in the VM kernels.
+fn bench(
+    ws: &Workspace,
+    (here, in_vms): (bool, bool),
+    kernels: &[String],
+    args: &[String],
+) -> Result<()> {
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
-    ws.step(
-        &tc,
-        "cargo bench -p hist-benches",
-        &["bench", "-p", "hist-benches"],
-        &[],
-    )?;
+    if here {
+        ws.step(
+            &tc,
+            "cargo bench -p hist-benches",
+            &["bench", "-p", "hist-benches"],
+            &[],
+        )?;
+    }
     if !setup::is_root() {
         eprintln!("xtask: not root, so the in-kernel cost (kernel-cost) is not measured");
         return Ok(());
@@ -548,18 +563,21 @@ fn bench(ws: &Workspace, no_vm: bool, kernels: &[String], args: &[String]) -> Re
         .to_str()
         .context("the target folder's path is not UTF-8")?;
     let mut cargo_args = vec![
-        "run",
+        "build",
         "--release",
         "-p",
         "hist-benches",
         "--bin",
         "kernel-cost",
-        "--",
     ];
-    cargo_args.extend(args.iter().map(String::as_str));
+    if here {
+        cargo_args[0] = "run";
+        cargo_args.push("--");
+        cargo_args.extend(args.iter().map(String::as_str));
+    }
     ws.step(
         &tc,
-        "cargo run --release -p hist-benches --bin kernel-cost",
+        &format!("cargo {}", cargo_args.join(" ")),
         &cargo_args,
         &[("HIST_TOOLS_DIR", tools_dir)],
     )?;
@@ -568,7 +586,7 @@ fn bench(ws: &Workspace, no_vm: bool, kernels: &[String], args: &[String]) -> Re
     let kernel_cost = kernel_cost
         .to_str()
         .context("the target folder's path is not UTF-8")?;
-    if no_vm {
+    if !in_vms {
         return Ok(());
     }
     // One guest at a time: guests side by side would share the host's CPUs.

@@ -296,12 +296,22 @@ struct Run {
 struct Total {
     run_cnt: u64,
     run_time_ns: u64,
+    /// The load's operations over the same windows: a ping-pong, a file's open to close, a
+    /// relist.
+    operations: u64,
     runs: Vec<Run>,
 }
 
 impl Total {
     fn ns_per_event(&self) -> Option<f64> {
         (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64)
+    }
+
+    /// BPF time per operation of the load: fairer than per event between tools that hook a
+    /// different number of functions for the same work (bpftrace hooks `nfs_file_open` and
+    /// `nfs4_file_open`, ours the first that exists).
+    fn ns_per_operation(&self) -> Option<f64> {
+        (self.operations > 0).then(|| self.run_time_ns as f64 / self.operations as f64)
     }
 
     fn seconds(&self) -> f64 {
@@ -334,6 +344,8 @@ impl Total {
             "run_cnt": self.run_cnt,
             "run_time_ns": self.run_time_ns,
             "ns_per_event": self.ns_per_event(),
+            "load_operations": self.operations,
+            "ns_per_operation": self.ns_per_operation(),
             "events_per_sec": self.run_cnt as f64 / self.seconds(),
             "runs": self.runs.iter().map(|run| json!({
                 "seconds": run.seconds,
@@ -420,10 +432,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
                             };
                             object[tool.key()] = totals[tool as usize].json(&command);
                             if tool != Tool::Ours {
-                                object[format!("ratio_ours_to_{}", tool.key())] = json!(ratio(
-                                    &totals[Tool::Ours as usize],
-                                    &totals[tool as usize]
-                                ));
+                                let (ours, it) =
+                                    (&totals[Tool::Ours as usize], &totals[tool as usize]);
+                                object[format!("ratio_ours_to_{}", tool.key())] =
+                                    json!(ratio(ours, it, Total::ns_per_event));
+                                object[format!("ratio_per_operation_ours_to_{}", tool.key())] =
+                                    json!(ratio(ours, it, Total::ns_per_operation));
                             }
                         }
                     }
@@ -483,13 +497,14 @@ fn measure_case(
         let total = &mut totals[tool as usize];
         total.run_cnt += run.run_cnt;
         total.run_time_ns += run.run_time_ns;
+        total.operations += run.operations;
         total.runs.push(run);
     }
     Ok(Ok(totals))
 }
 
-fn ratio(ours: &Total, peer: &Total) -> Option<f64> {
-    Some(ours.ns_per_event()? / peer.ns_per_event()?)
+fn ratio(ours: &Total, peer: &Total, per: fn(&Total) -> Option<f64>) -> Option<f64> {
+    Some(per(ours)? / per(peer)?)
 }
 
 fn table(kernel: &str, results: &[(&Bench, &Case, Binaries, Outcome)]) -> String {
@@ -497,8 +512,8 @@ fn table(kernel: &str, results: &[(&Bench, &Case, Binaries, Outcome)]) -> String
     let _ = writeln!(out, "kernel {kernel}");
     let _ = writeln!(
         out,
-        "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8}",
-        "case", "tool", "type", "insns", "events", "ns/event", "ours/it"
+        "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8} {:>9} {:>8}",
+        "case", "tool", "type", "insns", "events", "ns/event", "ours/it", "ns/op", "ours/it"
     );
     for (bench, case, binaries, outcome) in results {
         let totals = match outcome {
@@ -514,18 +529,21 @@ fn table(kernel: &str, results: &[(&Bench, &Case, Binaries, Outcome)]) -> String
                 continue;
             }
             let total = &totals[tool as usize];
+            let number = |n: Option<f64>, digits: usize| {
+                n.map_or("-".to_string(), |n| format!("{n:.digits$}"))
+            };
             let _ = writeln!(
                 out,
-                "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8}",
+                "{:<34} {:<24} {:<10} {:>6} {:>10} {:>9} {:>8} {:>9} {:>8}",
                 case.name,
                 binaries.label(bench, tool),
                 total.joined(|run| &run.types),
                 total.xlated_insns(),
                 total.run_cnt,
-                total
-                    .ns_per_event()
-                    .map_or("-".to_string(), |ns| format!("{ns:.1}")),
-                ratio(ours, total).map_or("-".to_string(), |r| format!("{r:.2}")),
+                number(total.ns_per_event(), 1),
+                number(ratio(ours, total, Total::ns_per_event), 2),
+                number(total.ns_per_operation(), 0),
+                number(ratio(ours, total, Total::ns_per_operation), 2),
             );
         }
     }

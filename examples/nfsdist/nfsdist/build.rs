@@ -1,3 +1,3 @@
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf(&["../nfsdist-ebpf"])
+    hist_build::ebpf_variants(&["../nfsdist-ebpf"], &["task-storage"])
 }

@@ -1,3 +1,3 @@
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf(&["../xfsreclaim-ebpf"])
+    hist_build::ebpf_variants(&["../xfsreclaim-ebpf"], &["task-storage"])
 }

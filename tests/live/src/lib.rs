@@ -20,5 +20,13 @@ pub static CPUDIST_TASK_STORAGE: &[u8] =
 /// nfsdist's probes (`examples/nfsdist/nfsdist-ebpf`).
 pub static NFSDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
 
+/// nfsdist's probe built with `hist_ebpf`'s `task-storage`.
+pub static NFSDIST_TASK_STORAGE: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist-task-storage"));
+
 /// xfsreclaim's probes (`examples/xfsreclaim/xfsreclaim-ebpf`).
 pub static XFSRECLAIM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim"));
+
+/// xfsreclaim's probe built with `hist_ebpf`'s `task-storage`.
+pub static XFSRECLAIM_TASK_STORAGE: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim-task-storage"));

@@ -438,14 +438,16 @@ fn json_lines_hold_the_sleeps_in_the_16ms_bucket() {
 /// the workload timed itself (nearest rank), and the estimate is within the documented error
 /// (more than half, less than twice the true value, in a log2 bucket). The sleeps sit in the
 /// middle of their buckets (1.4, 5.8 and 23 ms) and the percentiles' ranks far from where one
-/// length gives way to the next, so that the few off-CPU events the workload did not time (a
-/// preemption) cannot move a percentile to another bucket.
+/// length gives way to the next, so that the short off-CPU events the workload did not time
+/// (up to 18 of them in the emulated guests, all under 2 ms) cannot move a percentile to
+/// another bucket: p50 is the 50th of 100 sleeps, in the middle of the 5.8 ms ones (31st to
+/// 80th), and stays among them with up to 38 more events below them.
 #[test]
 fn percentiles_hold_the_workloads_own_percentiles() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let timed = tempfile::NamedTempFile::new().unwrap();
     let file = timed.path().to_str().unwrap();
-    let workload = common::Workload::spawn(&["sleeps", file, "1400:40", "5800:40", "23000:20"]);
+    let workload = common::Workload::spawn(&["sleeps", file, "1400:30", "5800:50", "23000:20"]);
     let pid = workload.pid().to_string();
     let args = ["-j", "--percentiles", "-O", "-p", &pid];
     let cpudist = Cpudist::start_machine(&args, "Tracing off-CPU");
@@ -461,7 +463,7 @@ fn percentiles_hold_the_workloads_own_percentiles() {
     let hist = &interval["histograms"][0];
     let total = hist["total"].as_u64().unwrap();
     assert!(
-        (100..=108).contains(&total),
+        (100..=130).contains(&total),
         "100 sleeps and a few untimed switches:\n{output}"
     );
     let percentiles = hist["percentiles"]["values"]

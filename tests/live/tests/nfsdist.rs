@@ -99,9 +99,17 @@ fn nfsdist_counts_every_call_of_a_known_workload_on_every_hook() {
     // The default plan picks the best hook there is for every op.
     let (totals, stderr) = traced_workload(&nfs, &[]);
     assert_eq!(totals, expected, "{stderr}");
+    // Which build it loaded: the one with task storage where this kernel has it.
+    let starts = if hist_user::kernel::task_storage_supported() {
+        "nfsdist: task start times in task storage"
+    } else {
+        "nfsdist: task start times in a hash by thread"
+    };
+    assert!(stderr.lines().any(|l| l == starts), "{starts}:\n{stderr}");
+    report(starts);
     let picked: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.starts_with("nfsdist: "))
+        .filter(|l| l.starts_with("nfsdist: ") && *l != starts)
         .collect();
     assert_eq!(picked.len(), 5, "{stderr}");
     for line in &picked {

@@ -7,9 +7,12 @@ use aya::{
     programs::{Program, ProgramType},
     sys::is_program_supported,
 };
-use hist_live_tests::{CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, PROBES, XFSRECLAIM};
+use hist_live_tests::{
+    CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, NFSDIST_TASK_STORAGE, PROBES, XFSRECLAIM,
+    XFSRECLAIM_TASK_STORAGE,
+};
 use hist_user::{
-    hist_core::TASK_START_MAP,
+    hist_core::{OP_START_MAP, TASK_START_MAP},
     kernel::{self, KernelError},
 };
 
@@ -123,43 +126,66 @@ fn test_probes_load() {
     );
 }
 
-#[test]
-fn cpudist_loads() {
-    assert_all(
-        "examples/cpudist",
-        CPUDIST,
-        vec!["sched_switch_btf".into(), "sched_switch_tp".into()],
-    );
-}
-
-/// The task-storage build loads where the kernel probe says tracing programs have task
-/// storage, and where it says not, the kernel refuses its map, as `Tool::load` expects.
-#[test]
-fn cpudist_task_storage_loads_where_the_kernel_has_it() {
-    let object = "examples/cpudist (task-storage)";
+/// Both builds of a tool: the plain one everywhere; the one with `hist_ebpf`'s `task-storage`
+/// where the kernel probe says tracing programs have task storage, and where it says not, the
+/// kernel refuses a start map (both are task storage in that build), as `Tool::load` expects.
+fn assert_both(object: &str, plain: &[u8], task_storage: &[u8], expected: Vec<String>) {
+    assert_all(object, plain, expected.clone());
+    let object = format!("{object} (task-storage)");
     if kernel::task_storage_supported() {
-        assert_all(
-            object,
-            CPUDIST_TASK_STORAGE,
-            vec!["sched_switch_btf".into(), "sched_switch_tp".into()],
-        );
+        assert_all(&object, task_storage, expected);
     } else {
         let error = EbpfLoader::new()
             .allow_unsupported_maps()
-            .load(CPUDIST_TASK_STORAGE)
+            .load(task_storage)
             .err()
             .unwrap_or_else(|| panic!("{object}: loaded without task storage"));
+        let error = error.to_string();
         assert!(
-            error.to_string().contains(TASK_START_MAP),
+            [TASK_START_MAP, OP_START_MAP]
+                .iter()
+                .any(|map| error.contains(map)),
             "{object}: {error}"
         );
     }
 }
 
+/// Which of hist-ebpf's start maps each build's code uses (the others are in the object too,
+/// and `Tool::load` gives them one entry).
+#[test]
+fn each_tool_uses_its_own_start_map() {
+    let tools = [
+        ("cpudist", CPUDIST, CPUDIST_TASK_STORAGE, TASK_START_MAP),
+        ("nfsdist", NFSDIST, NFSDIST_TASK_STORAGE, OP_START_MAP),
+        (
+            "xfsreclaim",
+            XFSRECLAIM,
+            XFSRECLAIM_TASK_STORAGE,
+            OP_START_MAP,
+        ),
+    ];
+    for (tool, plain, task_storage, used) in tools {
+        for object in [plain, task_storage] {
+            let symbols = hist_user::tool::referenced_symbols(object);
+            for map in [TASK_START_MAP, OP_START_MAP] {
+                assert_eq!(symbols.contains(map), map == used, "{tool}: {map}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cpudist_loads() {
+    let programs = vec!["sched_switch_btf".into(), "sched_switch_tp".into()];
+    let object = "examples/cpudist";
+    assert_both(object, CPUDIST, CPUDIST_TASK_STORAGE, programs);
+}
+
 #[test]
 fn nfsdist_loads() {
-    let ops = ["read", "write", "open", "fsync", "getattr"];
-    assert_all("examples/nfsdist", NFSDIST, latency_programs(&ops));
+    let programs = latency_programs(&["read", "write", "open", "fsync", "getattr"]);
+    let object = "examples/nfsdist";
+    assert_both(object, NFSDIST, NFSDIST_TASK_STORAGE, programs);
 }
 
 #[test]
@@ -176,5 +202,6 @@ fn xfsreclaim_loads() {
         .map(String::from),
     );
     programs.sort();
-    assert_all("examples/xfsreclaim", XFSRECLAIM, programs);
+    let (plain, task_storage) = (XFSRECLAIM, XFSRECLAIM_TASK_STORAGE);
+    assert_both("examples/xfsreclaim", plain, task_storage, programs);
 }

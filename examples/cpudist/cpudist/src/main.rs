@@ -11,11 +11,10 @@
 use clap::Parser;
 use cpudist_common::{Config, Dist, TaskDist};
 use hist_user::{
-    aya::include_bytes_aligned,
     hist_core::HistDesc,
     kernel::KernelBtf,
     plan::OpSpec,
-    tool::{CommonArgs, Objects, Timestamp, Tool, ToolError, View},
+    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
 
 const EXAMPLES: &str = "examples:
@@ -27,7 +26,9 @@ const EXAMPLES: &str = "examples:
     cpudist -p 185       # trace PID 185 only
     cpudist -I           # include CPU idle time
     cpudist -e           # show the average per histogram
-    cpudist -j 1         # one JSON object per second";
+    cpudist -j 1         # one JSON object per second
+    cpudist --percentiles 1 5        # p50, p90, p99, p99.9 after each histogram
+    cpudist -O --heatmap off.svg 1 60   # a heatmap of one minute (.svg or .png)";
 
 /// Summarize on- and off-CPU time per task as a histogram.
 #[derive(Parser)]
@@ -81,15 +82,8 @@ fn run(args: Args) -> Result<(), ToolError> {
             _ => 0,
         },
     };
-    // Built twice (build.rs): off-CPU start times in the task itself where the kernel can.
-    let objects = Objects {
-        plain: include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist")),
-        task_storage: Some(include_bytes_aligned!(concat!(
-            env!("OUT_DIR"),
-            "/cpudist-task-storage"
-        ))),
-    };
-    let mut ebpf = tool.load(objects, config)?;
+    // Built twice (build.rs): start times in the task itself where the kernel can.
+    let mut ebpf = tool.load(hist_user::objects!("cpudist"), config)?;
     tool.attach(&mut ebpf, &OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
     let per_task = args.pids || args.tids;
@@ -100,7 +94,11 @@ fn run(args: Args) -> Result<(), ToolError> {
         timestamp: args.timestamp.then_some(Timestamp::Hms),
         averages: args.extension,
         metric: format!("cpudist_{on_off}cpu_seconds"),
-        help: "Time tasks spent on (or off) a CPU per scheduler switch",
+        help: if args.offcpu {
+            "Time tasks spent off a CPU, per scheduler switch"
+        } else {
+            "Time tasks spent on a CPU, per scheduler switch"
+        },
         gone: per_task.then_some(hist_user::tool::task_gone),
     };
     if per_task {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use aya_ebpf::macros::map;
-use hist_ebpf::{PerCpuArrayHist, Settings, StartTimes, Sums, TaskKey};
+use hist_ebpf::{PerCpuArrayHist, Settings, Sums};
 use nfsdist_common::{NfsLatency, Op};
 
 hist_ebpf::ebpf_program!(Settings);
@@ -13,14 +13,12 @@ hist_ebpf::ebpf_program!(Settings);
 static LATENCY: PerCpuArrayHist<NfsLatency> = PerCpuArrayHist::new();
 #[map]
 static LATENCY_SUM: Sums<NfsLatency> = Sums::new();
-/// When each thread entered each op.
-#[map]
-static START: StartTimes<TaskKey<Op>> = StartTimes::new();
 
 // `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op; the user side's
-// attach plan picks the hook and the kernel function.
+// attach plan picks the hook and the kernel function. When each task entered each op is kept
+// by `hist_ebpf::op_start`.
 hist_ebpf::latency_probes! {
-    start: START, hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
+    hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
     read: Op::READ,
     write: Op::WRITE,
     open: Op::OPEN,

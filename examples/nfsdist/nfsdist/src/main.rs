@@ -18,7 +18,9 @@ const EXAMPLES: &str = "examples:
     nfsdist 1 10       # print 1 second summaries, 10 times
     nfsdist -m 5       # 5s summaries, milliseconds
     nfsdist -j 1       # one JSON object per second
-    nfsdist --prometheus 127.0.0.1:9435   # serve /metrics";
+    nfsdist --prometheus 127.0.0.1:9435   # serve /metrics
+    nfsdist --percentiles 1 5          # p50, p90, p99, p99.9 after each histogram
+    nfsdist --heatmap nfs.svg 1 60     # a heatmap of one minute, all ops (.svg or .png)";
 
 /// Summarize NFS operation latency.
 #[derive(Parser)]
@@ -47,8 +49,8 @@ fn main() {
 
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
-    let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
-    let mut ebpf = tool.load(object, tool.settings())?;
+    // Built twice (build.rs): start times in the task itself where the kernel can.
+    let mut ebpf = tool.load(hist_user::objects!("nfsdist"), tool.settings())?;
     tool.attach(&mut ebpf, &OPS)?;
     let view = View {
         banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use aya_ebpf::{helpers::bpf_probe_read_kernel, macros::map};
-use hist_ebpf::{HashHist, StartTimes, Sums, TaskKey};
+use hist_ebpf::{HashHist, Sums};
 use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 
 hist_ebpf::ebpf_program!(Config);
@@ -18,12 +18,9 @@ static XFS_RECLAIM_LATENCY_SUM: Sums<ReclaimLatency> = Sums::new();
 static XFS_SCAN_LATENCY: HashHist<ScanLatency> = HashHist::new();
 #[map]
 static XFS_SCAN_LATENCY_SUM: Sums<ScanLatency> = Sums::new();
-/// When each thread entered each op.
-#[map]
-static START: StartTimes<TaskKey<Op>> = StartTimes::new();
 
 hist_ebpf::latency_probes! {
-    start: START, hist: XFS_RECLAIM_LATENCY, sums: XFS_RECLAIM_LATENCY_SUM, config: CONFIG;
+    hist: XFS_RECLAIM_LATENCY, sums: XFS_RECLAIM_LATENCY_SUM, config: CONFIG;
     count: Op::COUNT,
     free: Op::FREE,
 }
@@ -32,7 +29,7 @@ hist_ebpf::latency_probes! {
 // shrinker (`struct shrinker *shr`) is the start event's first argument, at offset 8 of its
 // tracefs record.
 hist_ebpf::tracepoint_latency! {
-    start: START, hist: XFS_SCAN_LATENCY, sums: XFS_SCAN_LATENCY_SUM, config: CONFIG;
+    hist: XFS_SCAN_LATENCY, sums: XFS_SCAN_LATENCY_SUM, config: CONFIG;
     scan: Op::SCAN, "mm_shrink_slab_start"(arg 0 at 8) if is_xfs => "mm_shrink_slab_end",
 }
 

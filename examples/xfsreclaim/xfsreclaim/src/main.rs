@@ -18,7 +18,9 @@ use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 const EXAMPLES: &str = "examples:
     xfsreclaim                 # histograms of reclaim latency until Ctrl-C
     xfsreclaim 10 6            # 10 second summaries, 6 times
-    xfsreclaim --prometheus 127.0.0.1:9435   # serve /metrics as ebpf_exporter did";
+    xfsreclaim --prometheus 127.0.0.1:9435   # serve /metrics as ebpf_exporter did
+    xfsreclaim --percentiles 10         # p50, p90, p99, p99.9 after each histogram
+    xfsreclaim --heatmap reclaim.png 10 360   # a heatmap of an hour (.svg or .png)";
 
 /// Summarize XFS inode reclaim latency (without kprobes or fentry: XFS shrinker scans).
 #[derive(Parser)]
@@ -53,8 +55,8 @@ fn main() {
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("xfsreclaim", args.common, ReclaimLatency::UNIT)?;
     let config = superblock_offsets(tool.settings())?;
-    let object = hist_user::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim"));
-    let mut ebpf = tool.load(object, config)?;
+    // Built twice (build.rs): start times in the task itself where the kernel can.
+    let mut ebpf = tool.load(hist_user::objects!("xfsreclaim"), config)?;
     let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
     let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
     let view = View {
