@@ -476,11 +476,27 @@ fn measure_case(
             continue;
         };
         let label = binaries.label(bench, tool);
-        let run = match measure(bpftool, path, &tool_args, window, workload) {
+        let mut attempts = 0;
+        let measured = loop {
+            attempts += 1;
+            match measure(bpftool, path, &tool_args, window, workload) {
+                Err(Failure::Changed) if attempts < 3 => {
+                    eprintln!("  {label}: its BPF programs changed during the run; again");
+                }
+                other => break other,
+            }
+        };
+        let run = match measured {
             Ok(run) => run,
             // Ours refusing the hook at its first run: this kernel lacks it.
             Err(Failure::Exited(why)) if i == 0 => return Ok(Err(why)),
             Err(Failure::Exited(why)) => bail!("{label} ({}): {why}", case.name),
+            Err(Failure::Changed) => {
+                bail!(
+                    "{label} ({}): its BPF programs changed in each of 3 runs",
+                    case.name
+                )
+            }
             Err(Failure::Other(error)) => {
                 return Err(error.context(format!("{label} ({})", case.name)));
             }
@@ -646,6 +662,9 @@ impl Drop for BpfStats {
 /// anything else.
 enum Failure {
     Exited(String),
+    /// The tool's programs changed inside the measured window (bpftrace on 6.12 did, once):
+    /// the numbers would mix programs, so the run is taken again.
+    Changed,
     Other(anyhow::Error),
 }
 
@@ -707,7 +726,7 @@ fn measure(
     child.stop();
 
     if after.iter().map(|p| p.id).ne(before.iter().map(|p| p.id)) {
-        return Err(anyhow!("its BPF programs changed during the run").into());
+        return Err(Failure::Changed);
     }
     let ran: Vec<(&ProgStats, &ProgStats)> = after
         .iter()
