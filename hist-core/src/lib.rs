@@ -44,5 +44,5 @@ pub use bytemuck as __bytemuck;
 pub use desc::{HistDesc, Layout, Settings, ToolConfig, Unit};
 pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
-pub use slot::{Buckets, Linear, Log2, log2, log2_u64, map_entries};
+pub use slot::{Buckets, Linear, Log2, LogLinear, log2, log2_u64, map_entries};
 pub use start::{MAX_START_ENTRIES, OP_START_MAP, START_MAP, TASK_START_MAP, start_entries};

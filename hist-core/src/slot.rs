@@ -12,6 +12,18 @@
 //! Slot 0 holds `{0, 1}`; slot `s ≥ 1` holds `[2^s, 2^(s+1) − 1]`, i.e. `s = ⌊log2(v)⌋` with
 //! `log2(0) = 0`. This is libbpf-tools' `log2l()`. bcc's `bpf_log2l()` is the same plus one.
 //!
+//! # log-linear slots
+//!
+//! Each power of two is cut into `2^k` equal sub-buckets (`k` is the *precision*, at most 5, as
+//! bpftrace's `hist(n, k)`). Values below `2^k` have a slot each: slot `v` holds `{v}`, so 0 has
+//! its own slot. A value `v ≥ 2^k` with `e = ⌊log2(v)⌋` is in slot
+//! `s = (e − k)·2^k + ⌊v / 2^(e−k)⌋`: its top `k + 1` bits, after `e − k` groups of `2^k`.
+//! Slot `s ≥ 2^k` of group `g = ⌊s / 2^k⌋` and sub-bucket `j = s mod 2^k` holds
+//! `[(2^k + j)·2^(g−1), (2^k + j + 1)·2^(g−1) − 1]`: `2^(g−1)` values, at most `1/2^k` of its
+//! first, so a value reported as its slot's first is at most `2^−k` below it (k = 3: 12.5 %).
+//! With `k = 0` this is log2 with a separate zero slot: `{0}`, `{1}`, `[2, 3]`, `[4, 7]`…
+//! (ebpf_exporter's `exp2zero`), where bcc's log2 above puts 0 and 1 together.
+//!
 //! # linear slots
 //!
 //! Slot `s` holds `[base + s·step, base + (s+1)·step − 1]`: `s = (v − base) / step`.
@@ -213,6 +225,111 @@ impl Buckets for Log2 {
             _ if slot > self.max_slot => u64::MAX,
             63.. => u64::MAX,
             s => (2 << s) - 1,
+        };
+        self.low(slot)..=high
+    }
+}
+
+/// Log-linear slots of precision `k` (`2^k` sub-buckets per power of two) `0..=max_slot`, plus
+/// the overflow slot (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLinear {
+    precision: u32,
+    max_slot: u32,
+}
+
+impl LogLinear {
+    /// The highest precision: 32 sub-buckets per power of two.
+    pub const MAX_PRECISION: u32 = 5;
+
+    /// Log-linear slots `0..=max_slot` of precision `precision` (at most
+    /// [`MAX_PRECISION`](Self::MAX_PRECISION)); `max_slot` at most the slot of `u64::MAX`.
+    pub const fn new(precision: u32, max_slot: u32) -> Self {
+        assert!(
+            precision <= Self::MAX_PRECISION,
+            "log-linear precision is at most 5 (32 sub-buckets per power of two)"
+        );
+        assert!(
+            max_slot < (65 - precision) << precision,
+            "a u64 has no value above the slot of u64::MAX, (65 − k)·2^k − 1"
+        );
+        Self {
+            precision,
+            max_slot,
+        }
+    }
+
+    /// The slots of precision `precision` that reach as high as log2 slots up to
+    /// `log2_max_slot` do (values up to `2^(log2_max_slot + 1) − 1`), so that `--precision k`
+    /// keeps a tool's range: the top power of two cut into `2^k`.
+    ///
+    /// ```
+    /// use hist_core::{Buckets, Log2, LogLinear};
+    /// let fine = LogLinear::covering(3, 26);
+    /// assert_eq!(fine.max_slot(), 199);
+    /// assert_eq!(*fine.bounds(fine.max_slot()).end(), *Log2::new(26).bounds(26).end());
+    /// ```
+    pub const fn covering(precision: u32, log2_max_slot: u32) -> Self {
+        let top = if log2_max_slot < precision {
+            precision
+        } else {
+            log2_max_slot
+        };
+        Self::new(precision, ((top - precision + 2) << precision) - 1)
+    }
+
+    /// The number of sub-buckets per power of two is `2^precision`.
+    pub const fn precision(&self) -> u32 {
+        self.precision
+    }
+
+    /// The highest finite slot (as [`Buckets::max_slot`], usable in `const` items).
+    pub const fn max_slot(&self) -> u32 {
+        self.max_slot
+    }
+}
+
+impl Buckets for LogLinear {
+    #[inline(always)]
+    fn max_slot(&self) -> u32 {
+        self.max_slot
+    }
+
+    #[inline(always)]
+    fn slot(&self, value: u64) -> u32 {
+        let k = self.precision;
+        let slot = if value < 1 << k {
+            value as u32
+        } else {
+            let shift = log2_u64(value) - k;
+            (shift << k) + (value >> shift) as u32
+        };
+        if slot > self.max_slot {
+            self.max_slot + 1
+        } else {
+            slot
+        }
+    }
+
+    fn low(&self, slot: u32) -> u64 {
+        let k = self.precision;
+        if slot < 1 << k {
+            return slot as u64;
+        }
+        let (group, sub) = (slot >> k, slot & ((1 << k) - 1));
+        // Past the slot of u64::MAX (the overflow slot of the widest layout) there is no value.
+        if group - 1 > 63 - k {
+            return u64::MAX;
+        }
+        ((1u64 << k) + sub as u64) << (group - 1)
+    }
+
+    fn bounds(&self, slot: u32) -> RangeInclusive<u64> {
+        // The slot after the one of u64::MAX has no first value: `low` says u64::MAX.
+        let high = match self.low(slot + 1) {
+            _ if slot > self.max_slot => u64::MAX,
+            u64::MAX => u64::MAX,
+            next => next - 1,
         };
         self.low(slot)..=high
     }

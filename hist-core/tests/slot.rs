@@ -1,6 +1,6 @@
 //! Properties and boundaries of the slot math: every value lies within its slot's bounds.
 
-use hist_core::{Buckets, HistKey, Linear, Log2, log2, log2_u64, map_entries};
+use hist_core::{Buckets, HistKey, Linear, Log2, LogLinear, log2, log2_u64, map_entries};
 use proptest::prelude::*;
 
 const FULL: Log2 = Log2::new(63);
@@ -127,8 +127,65 @@ proptest! {
     }
 
     #[test]
+    fn every_value_lies_within_its_log_linear_slot(
+        bits in 0u32..64, low_bits: u64, precision in 0u32..=5, max_slot_fraction in 0.0f64..=1.0,
+    ) {
+        // Values of every bit width, not only the wide ones a uniform u64 gives.
+        let v = low_bits >> (63 - bits);
+        let widest = LogLinear::new(precision, ((65 - precision) << precision) - 1);
+        let max_slot = (widest.max_slot() as f64 * max_slot_fraction) as u32;
+        let layout = LogLinear::new(precision, max_slot);
+        let slot = layout.slot(v);
+        prop_assert!(slot <= layout.overflow_slot());
+        let own = widest.slot(v);
+        prop_assert!(widest.bounds(own).contains(&v), "{} in {}: {:?}", v, own, widest.bounds(own));
+        // The slot is at most 2^-k of its first value wide: the precision promised.
+        let bounds = widest.bounds(own);
+        prop_assert!((bounds.end() - bounds.start()) <= bounds.start() >> precision);
+        if own <= max_slot {
+            prop_assert_eq!(slot, own);
+        } else {
+            prop_assert_eq!(slot, layout.overflow_slot());
+        }
+    }
+
+    #[test]
     fn slots_are_monotonic(a: u64, b: u64) {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         prop_assert!(FULL.slot(lo) <= FULL.slot(hi));
     }
+}
+
+/// Log-linear slots tile `u64`: each slot starts where the one before ends, every slot's first
+/// and last value are in it, and precision 0 is log2 with 0 in a slot of its own.
+#[test]
+fn log_linear_slots_tile_the_values() {
+    for precision in 0..=LogLinear::MAX_PRECISION {
+        let layout = LogLinear::new(precision, ((65 - precision) << precision) - 1);
+        let mut next = 0u64;
+        for slot in 0..=layout.max_slot() {
+            let bounds = layout.bounds(slot);
+            assert_eq!(*bounds.start(), next, "k {precision} slot {slot}");
+            assert_eq!(
+                layout.slot(*bounds.start()),
+                slot,
+                "k {precision} slot {slot}"
+            );
+            assert_eq!(
+                layout.slot(*bounds.end()),
+                slot,
+                "k {precision} slot {slot}"
+            );
+            next = bounds.end().wrapping_add(1);
+        }
+        assert_eq!(next, 0, "k {precision}: the last slot ends at u64::MAX");
+        assert_eq!(layout.slot(u64::MAX), layout.max_slot());
+    }
+    let exp2zero = LogLinear::new(0, 64);
+    let rows: Vec<_> = (0..5).map(|s| exp2zero.bounds(s)).collect();
+    assert_eq!(rows, [0..=0, 1..=1, 2..=3, 4..=7, 8..=15]);
+    // k = 2: 0..=3 one value each, then [4,4] [5,5] [6,6] [7,7], [8,9] [10,11] …
+    let quarter = LogLinear::new(2, 20);
+    let starts: Vec<u64> = (0..12).map(|s| *quarter.bounds(s).start()).collect();
+    assert_eq!(starts, [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14]);
 }
