@@ -30,7 +30,7 @@
 
 use core::ops::RangeInclusive;
 
-use crate::{Buckets, KeyPrefix, Linear, Log2, map_entries};
+use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, map_entries};
 
 /// What a histogram map holds and how it is read: shared by both sides of a tool.
 ///
@@ -51,7 +51,7 @@ pub trait HistDesc {
     const MAX_ENTRIES: u32 = map_entries(Self::LAYOUT.max_slot(), Self::PREFIXES);
 }
 
-/// How values map to slots: log2 or linear, with finite slots `0..=max_slot` and one overflow
+/// How values map to slots: log2, linear or log-linear, with finite slots `0..=max_slot` and one overflow
 /// slot `max_slot + 1` (see [`crate::slot`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -59,6 +59,8 @@ pub enum Layout {
     Log2(Log2),
     /// Equal-width slots ([`Linear`]).
     Linear(Linear),
+    /// `2^k` equal sub-buckets per power of two ([`LogLinear`]).
+    LogLinear(LogLinear),
 }
 
 impl Layout {
@@ -72,11 +74,18 @@ impl Layout {
         Self::Linear(Linear::new(base, step, max_slot))
     }
 
+    /// Log-linear slots of precision `precision` (`2^precision` sub-buckets per power of two,
+    /// at most 5), `0..=max_slot`.
+    pub const fn log_linear(precision: u32, max_slot: u32) -> Self {
+        Self::LogLinear(LogLinear::new(precision, max_slot))
+    }
+
     /// The highest finite slot.
     pub const fn max_slot(&self) -> u32 {
         match self {
             Self::Log2(log2) => log2.max_slot(),
             Self::Linear(linear) => linear.max_slot(),
+            Self::LogLinear(log_linear) => log_linear.max_slot(),
         }
     }
 }
@@ -92,6 +101,7 @@ impl Buckets for Layout {
         match self {
             Self::Log2(log2) => log2.slot(value),
             Self::Linear(linear) => linear.slot(value),
+            Self::LogLinear(log_linear) => log_linear.slot(value),
         }
     }
 
@@ -99,6 +109,7 @@ impl Buckets for Layout {
         match self {
             Self::Log2(log2) => log2.low(slot),
             Self::Linear(linear) => linear.low(slot),
+            Self::LogLinear(log_linear) => log_linear.low(slot),
         }
     }
 
@@ -106,6 +117,7 @@ impl Buckets for Layout {
         match self {
             Self::Log2(log2) => log2.bounds(slot),
             Self::Linear(linear) => linear.bounds(slot),
+            Self::LogLinear(log_linear) => log_linear.bounds(slot),
         }
     }
 }

@@ -87,7 +87,7 @@
 //! then that prefix's histogram on the next line. A prefix whose histogram is empty prints
 //! its section line and nothing else, as bcc does for entries zeroed by `zero()`.
 
-use hist_core::{Buckets, Linear};
+use hist_core::{Buckets, Linear, LogLinear};
 
 use crate::{Histogram, Snapshot};
 
@@ -279,6 +279,69 @@ pub fn linear_hist(hist: &Histogram, val_type: &str, buckets: &Linear) -> String
     out
 }
 
+/// Renders a log-linear histogram as bpftrace renders `hist(n, k)`: a `{val_type}:` line, then
+/// one row per slot from the first to the last that counted anything, labelled `[low, end)`
+/// (`[v]` for a slot of one value, `[low, ...)` for the overflow slot), with bpftrace's
+/// `K`/`M`/`G`… for bounds that are whole multiples of 1024, the count right-aligned in 8 columns
+/// and a bar of up to 52 `@` (bcc's rows are for log2 layouts only).
+///
+/// ```
+/// use hist_user::{Histogram, hist_core::LogLinear, render};
+/// let layout = LogLinear::new(1, 20); // two sub-buckets per power of two
+/// let mut hist = Histogram::new(20);
+/// hist.add(4, 3); // [4, 6)
+/// hist.add(5, 6); // [6, 8)
+/// assert_eq!(
+///     render::log_linear_hist(&hist, "usecs", &layout),
+///     "usecs:\n\
+///      [4, 6)                 3 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |\n\
+///      [6, 8)                 6 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
+/// );
+/// ```
+pub fn log_linear_hist(hist: &Histogram, val_type: &str, buckets: &LogLinear) -> String {
+    const WIDTH: u64 = 52;
+    let counted: Vec<u32> = (0..=hist.max_slot() + 1)
+        .filter(|&slot| hist.count(slot) != 0)
+        .collect();
+    let (Some(&first), Some(&last)) = (counted.first(), counted.last()) else {
+        return String::new();
+    };
+    let most = largest_count(hist);
+    let mut out = format!("{val_type}:\n");
+    for slot in first..=last {
+        let bounds = buckets.bounds(slot);
+        let label = if slot > hist.max_slot() {
+            format!("[{}, ...)", with_suffix(*bounds.start()))
+        } else if bounds.start() == bounds.end() {
+            format!("[{}]", with_suffix(*bounds.start()))
+        } else {
+            let end = u128::from(*bounds.end()) + 1;
+            format!("[{}, {})", with_suffix(*bounds.start()), with_suffix(end))
+        };
+        let count = hist.count(slot);
+        let bar = "@".repeat((u128::from(count) * u128::from(WIDTH) / u128::from(most)) as usize);
+        out.push_str(&format!("{label:<16}{count:>8} |{bar:<52}|\n"));
+    }
+    out
+}
+
+/// bpftrace's bound label: `1K` for 1024, `3M` for 3·2^20; other numbers as they are.
+fn with_suffix(value: impl Into<u128>) -> String {
+    let mut value: u128 = value.into();
+    let mut suffixes = ["", "K", "M", "G", "T", "P", "E", "Z"].iter();
+    let mut suffix = suffixes.next().copied().unwrap_or_default();
+    while value >= 1024 && value.is_multiple_of(1024) {
+        match suffixes.next() {
+            Some(next) => {
+                value /= 1024;
+                suffix = next;
+            }
+            None => break,
+        }
+    }
+    format!("{value}{suffix}")
+}
+
 /// Renders every histogram of `snapshot` like bcc's
 /// `print_log2_hist(val_type, section_header, section_print_fn)`: for each prefix in order,
 /// `"\n{section_header} = {section_label(prefix)}\n"` and then [`log2_hist`] of it.
@@ -335,6 +398,34 @@ fn sections<P>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_linear_rows_are_bpftraces() {
+        // k = 1: [0] [1] [2] [3] [4, 6) [6, 8) … ; slot 20 is [1K, 1.5K) = [1024, 1536).
+        let layout = LogLinear::new(1, 21);
+        let mut hist = Histogram::new(21);
+        hist.add(0, 2);
+        hist.add(2, 1);
+        hist.add(20, 4);
+        hist.add(22, 1); // overflow: 2048 and up
+        let text = log_linear_hist(&hist, "nsecs", &layout);
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[0], "nsecs:");
+        assert_eq!(rows.len(), 1 + 23, "{text}");
+        assert_eq!(rows[1], format!("[0]{:>21} |{:<52}|", 2, "@".repeat(26)));
+        assert_eq!(
+            rows[21],
+            format!("[1K, 1536){:>14} |{:<52}|", 4, "@".repeat(52))
+        );
+        assert_eq!(rows[22], format!("[1536, 2K){:>14} |{:<52}|", 0, ""));
+        assert_eq!(
+            rows[23],
+            format!("[2K, ...){:>15} |{:<52}|", 1, "@".repeat(13))
+        );
+        assert_eq!(with_suffix(3u64 << 20), "3M");
+        assert_eq!(with_suffix(1u128 << 64), "16E");
+        assert_eq!(log_linear_hist(&Histogram::new(21), "nsecs", &layout), "");
+    }
 
     /// Python's `math.floor(n / d)` for small operands, where f64 division is exact enough.
     #[test]

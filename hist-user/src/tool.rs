@@ -480,6 +480,9 @@ impl Tool {
             out.push_str(&match report.layout {
                 hist_core::Layout::Log2(_) => render::log2_hist(hist, label),
                 hist_core::Layout::Linear(linear) => render::linear_hist(hist, label, &linear),
+                hist_core::Layout::LogLinear(log_linear) => {
+                    render::log_linear_hist(hist, label, &log_linear)
+                }
             });
             if let Some(percentiles) = self
                 .args

@@ -1,7 +1,7 @@
 //! Percentiles from buckets against the exact nearest-rank percentile of the recorded values.
 
 use hist_user::Histogram;
-use hist_user::hist_core::{Buckets, Linear, Log2};
+use hist_user::hist_core::{Buckets, Linear, Log2, LogLinear};
 use hist_user::percentile::{Bounds, Percentile, Percentiles, STANDARD, max_bucket, percentile};
 use proptest::prelude::*;
 
@@ -100,6 +100,19 @@ proptest! {
         thousandths in prop::collection::vec(1..=100_000u64, 1..8),
     ) {
         check(Linear::new(base, step, max_slot), false, &values, &thousandths);
+    }
+
+    #[test]
+    fn log_linear_percentiles_lie_in_their_bucket(
+        (precision, log2_max_slot, values) in (0..=5u32, 0..=62u32).prop_flat_map(
+            |(precision, log2_max_slot)| (Just(precision), Just(log2_max_slot), log2_values(log2_max_slot))
+        ),
+        thousandths in prop::collection::vec(1..=100_000u64, 1..8),
+    ) {
+        // Linear inside each sub-bucket, so |estimate − exact| is at most the sub-bucket's
+        // width: 2^-k of its first value.
+        let buckets = LogLinear::covering(precision, log2_max_slot);
+        check(buckets, false, &values, &thousandths);
     }
 }
 

@@ -19,7 +19,8 @@
 //!   (microseconds): a plain number that sorts, subtracts and converts everywhere
 //!   (`jq '.time | todate'`), and the same form as timestamps in Prometheus' HTTP API.
 //! - `unit` is bcc's label of the values: `nsecs`, `usecs`, `msecs`. Bounds and `sum` are in it.
-//! - `layout` is `{"log2":{"max_slot":M}}` or `{"linear":{"base":B,"step":S,"max_slot":M}}`.
+//! - `layout` is `{"log2":{"max_slot":M}}`, `{"linear":{"base":B,"step":S,"max_slot":M}}` or
+//!   `{"log_linear":{"precision":K,"max_slot":M}}`.
 //! - `section` is the name of the section label (`"operation"`, `"pid"`), `null` for a tool
 //!   with one histogram, whose `label` is then `null` as well.
 //! - `buckets` are the rows bcc prints: every slot from 0 to the last non-empty finite slot,
@@ -80,6 +81,15 @@ pub enum Layout {
         /// The highest finite slot.
         max_slot: u32,
     },
+    /// `2^precision` equal sub-buckets per power of two; values below `2^precision` have a slot
+    /// each (see [`hist_core::LogLinear`]).
+    #[serde(rename = "log_linear")]
+    LogLinear {
+        /// `log2` of the sub-buckets per power of two, `0..=5`.
+        precision: u32,
+        /// The highest finite slot.
+        max_slot: u32,
+    },
 }
 
 impl From<hist_core::Layout> for Layout {
@@ -92,6 +102,10 @@ impl From<hist_core::Layout> for Layout {
                 base: linear.base(),
                 step: linear.step(),
                 max_slot: linear.max_slot(),
+            },
+            hist_core::Layout::LogLinear(log_linear) => Self::LogLinear {
+                precision: log_linear.precision(),
+                max_slot: log_linear.max_slot(),
             },
         }
     }
@@ -346,6 +360,55 @@ mod tests {
                 b(20, Some(24), 8),
                 b(30, None, 2)
             ]
+        );
+    }
+
+    #[test]
+    fn log_linear_layout_and_its_buckets() {
+        // Precision 2: 0..=3 one value each, then [4], [5], [6], [7], [8, 9], [10, 11]…
+        let hist = crate::Histogram::from_counts(&[1, 0, 0, 0, 0, 0, 0, 0, 5], 3);
+        let report = report(
+            hist_core::Layout::log_linear(2, 8),
+            vec![("read", hist, None)],
+        );
+        let line = to_line(&report);
+        assert!(
+            line.contains(r#""layout":{"log_linear":{"precision":2,"max_slot":8}}"#),
+            "{line}"
+        );
+        let parsed: Interval = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            parsed.layout,
+            Layout::LogLinear {
+                precision: 2,
+                max_slot: 8
+            }
+        );
+        let buckets = &parsed.histograms[0].buckets;
+        assert_eq!(buckets.len(), 10, "{line}");
+        assert_eq!(
+            buckets[0],
+            Bucket {
+                low: 0,
+                high: Some(0),
+                count: 1
+            }
+        );
+        assert_eq!(
+            buckets[8],
+            Bucket {
+                low: 8,
+                high: Some(9),
+                count: 5
+            }
+        );
+        assert_eq!(
+            buckets[9],
+            Bucket {
+                low: 10,
+                high: None,
+                count: 3
+            }
         );
     }
 

@@ -436,6 +436,13 @@ mod tests {
         let linear = Layout::linear(10, 5, 3);
         assert_eq!(upper_bound_seconds(linear, Unit::Milliseconds, 0), 0.015);
         assert_eq!(upper_bound_seconds(linear, Unit::Milliseconds, 3), 0.03);
+        // Four sub-buckets per power of two: [4096, 5119] µs ends at 5.12 ms.
+        let quarters = Layout::log_linear(2, 60);
+        assert_eq!(upper_bound_seconds(quarters, Unit::Microseconds, 3), 4e-6);
+        assert_eq!(
+            upper_bound_seconds(quarters, Unit::Microseconds, 44),
+            0.00512
+        );
     }
 
     #[test]

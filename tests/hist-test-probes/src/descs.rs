@@ -64,8 +64,10 @@ impl HistDesc for TinyHist {
 /// Values per round of the slot test: the probe computes the slots of this many values at once.
 pub const SLOT_VALUES: u32 = 64;
 /// The layouts whose BPF slot function the slot test compares with the host's: log2 with the
-/// overflow slot above 2^36 (cpudist's) and a linear one.
-pub const SLOT_LAYOUTS: [hist_core::Layout; 2] = [
+/// overflow slot above 2^36 (cpudist's), a linear one, and log-linear with 8 sub-buckets per
+/// power of two up to the same 2^36.
+pub const SLOT_LAYOUTS: [hist_core::Layout; 3] = [
     hist_core::Layout::log2(35),
     hist_core::Layout::linear(1000, 100, 50),
+    hist_core::Layout::LogLinear(hist_core::LogLinear::covering(3, 35)),
 ];

@@ -139,7 +139,7 @@ pub fn drops_getpid(_ctx: TracePointContext) -> u32 {
 static SLOT_IN: Array<u64> = Array::with_max_entries(SLOT_VALUES, 0);
 /// For each value: `log2_u64`, then its slot in each of `SLOT_LAYOUTS`.
 #[map]
-static SLOT_OUT: Array<[u32; 3]> = Array::with_max_entries(SLOT_VALUES, 0);
+static SLOT_OUT: Array<[u32; 4]> = Array::with_max_entries(SLOT_VALUES, 0);
 
 #[tracepoint]
 pub fn slots_getpid(_ctx: TracePointContext) -> u32 {
@@ -153,13 +153,14 @@ pub fn slots_getpid(_ctx: TracePointContext) -> u32 {
             return 0;
         };
         let value = *value;
-        let [log2, layout_a, layout_b] = [
+        let slots = [
             hist_ebpf::hist_core::log2_u64(value),
             SLOT_LAYOUTS[0].slot(value),
             SLOT_LAYOUTS[1].slot(value),
+            SLOT_LAYOUTS[2].slot(value),
         ];
         // SAFETY: an array map value, ours for the duration of the program.
-        unsafe { *out = [log2, layout_a, layout_b] };
+        unsafe { *out = slots };
     }
     0
 }

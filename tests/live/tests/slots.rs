@@ -48,7 +48,7 @@ fn bpf_slots_equal_the_hosts_for_every_boundary_and_random_values() {
     common::attach_tracepoint(&mut ebpf, "slots_getpid", "syscalls", "sys_enter_getpid");
     let mut input: Array<MapData, u64> =
         Array::try_from(ebpf.take_map("SLOT_IN").unwrap()).unwrap();
-    let output: Array<MapData, [u32; 3]> =
+    let output: Array<MapData, [u32; 4]> =
         Array::try_from(ebpf.take_map("SLOT_OUT").unwrap()).unwrap();
 
     let values = values();
@@ -67,6 +67,7 @@ fn bpf_slots_equal_the_hosts_for_every_boundary_and_random_values() {
                 log2_u64(value),
                 SLOT_LAYOUTS[0].slot(value),
                 SLOT_LAYOUTS[1].slot(value),
+                SLOT_LAYOUTS[2].slot(value),
             ];
             assert_eq!(
                 got, want,
