@@ -14,7 +14,7 @@ use common::XorShift;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hist_core::{Buckets, Linear, Log2};
+use hist_core::{Buckets, Linear, Log2, LogLinear};
 
 const VALUES: usize = 4096;
 
@@ -102,11 +102,16 @@ fn bucket_slots(c: &mut Criterion) {
     // by the step is a real division, not a multiplication by a known constant.
     let log2 = black_box(Log2::new(35));
     let linear = black_box(Linear::new(0, 1000, 99));
+    // Eight sub-buckets per power of two over the same range as `log2`.
+    let log_linear = black_box(LogLinear::covering(3, 35));
     let small_values: Vec<u64> = values.iter().map(|v| v % 120_000).collect();
 
     let mut group = c.benchmark_group("slot");
     group.throughput(Throughput::Elements(VALUES as u64));
     group.bench_function("log2_max35", |b| b.iter(|| sum(&values, |v| log2.slot(v))));
+    group.bench_function("log_linear3_max35", |b| {
+        b.iter(|| sum(&values, |v| log_linear.slot(v)))
+    });
     group.bench_function("linear_1000x100_in_range", |b| {
         b.iter(|| sum(&small_values, |v| linear.slot(v)))
     });
