@@ -51,6 +51,35 @@ pub trait HistDesc {
     const MAX_ENTRIES: u32 = map_entries(Self::LAYOUT.max_slot(), Self::PREFIXES);
 }
 
+/// The histogram maps of one eBPF object, by description: a [`HistDesc`], or a tuple of them
+/// (`(Dist, TaskDist)`). User space sizes each map at load for the layout the settings ask for
+/// (`hist_user::tool::Tool::load`).
+pub trait HistDescs {
+    /// Calls `map(name, max_entries)` for each histogram map, sized for `settings`:
+    /// [`map_entries`] of the refined layout's `max_slot` and the description's `PREFIXES`.
+    fn each_map(settings: &Settings, map: impl FnMut(&'static str, u32));
+}
+
+impl<H: HistDesc> HistDescs for H {
+    fn each_map(settings: &Settings, mut map: impl FnMut(&'static str, u32)) {
+        let layout = settings.layout::<H>();
+        map(H::NAME, map_entries(layout.max_slot(), H::PREFIXES));
+    }
+}
+
+macro_rules! hist_descs_tuple {
+    ($($desc:ident),+) => {
+        impl<$($desc: HistDesc),+> HistDescs for ($($desc,)+) {
+            fn each_map(settings: &Settings, mut map: impl FnMut(&'static str, u32)) {
+                $($desc::each_map(settings, &mut map);)+
+            }
+        }
+    };
+}
+hist_descs_tuple!(A, B);
+hist_descs_tuple!(A, B, C);
+hist_descs_tuple!(A, B, C, D);
+
 /// How values map to slots: log2, linear or log-linear, with finite slots `0..=max_slot` and one overflow
 /// slot `max_slot + 1` (see [`crate::slot`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +107,35 @@ impl Layout {
     /// at most 5), `0..=max_slot`.
     pub const fn log_linear(precision: u32, max_slot: u32) -> Self {
         Self::LogLinear(LogLinear::new(precision, max_slot))
+    }
+
+    /// This layout at `precision` (a tool's `--precision k`): a log2 layout becomes log-linear
+    /// slots of precision `k` over the same range ([`LogLinear::covering`]), so the top finite
+    /// slot still ends where log2's does; precision 0 keeps it, and so do linear and log-linear
+    /// layouts, which have no finer form. A precision above [`LogLinear::MAX_PRECISION`] counts
+    /// as that maximum: the kernel side calls this with a value user space wrote, and must not
+    /// panic.
+    ///
+    /// ```
+    /// use hist_core::{Layout, LogLinear};
+    /// assert_eq!(Layout::log2(26).refined(0), Layout::log2(26));
+    /// assert_eq!(Layout::log2(26).refined(3), Layout::LogLinear(LogLinear::covering(3, 26)));
+    /// assert_eq!(Layout::log2(26).refined(9), Layout::log2(26).refined(5));
+    /// ```
+    #[inline(always)]
+    pub const fn refined(self, precision: u32) -> Self {
+        match self {
+            Self::Log2(log2) if precision > 0 => {
+                let precision = if precision > LogLinear::MAX_PRECISION {
+                    LogLinear::MAX_PRECISION
+                } else {
+                    precision
+                };
+                // Log2's max_slot is at most 63 (`Log2::new`).
+                Self::LogLinear(LogLinear::covering_in_range(precision, log2.max_slot()))
+            }
+            other => other,
+        }
     }
 
     /// The highest finite slot.
@@ -173,6 +231,9 @@ pub struct Settings {
     /// 1: also add every recorded value to the per-prefix sum map (for Prometheus' `_sum`);
     /// 0: don't, and pay nothing for it.
     pub sums: u32,
+    /// `--precision k`: `2^k` sub-buckets per power of two instead of the description's log2
+    /// slots ([`Layout::refined`]); 0 keeps log2. User space sizes the maps to match.
+    pub precision: u32,
 }
 
 impl Settings {
@@ -182,7 +243,15 @@ impl Settings {
             tgid: 0,
             unit_nanos: unit.nanos(),
             sums: 0,
+            precision: 0,
         }
+    }
+
+    /// The layout `H`'s map is recorded in under these settings: its description's, refined to
+    /// [`precision`](Self::precision).
+    #[inline(always)]
+    pub const fn layout<H: HistDesc>(&self) -> Layout {
+        H::LAYOUT.refined(self.precision)
     }
 
     /// Whether the process `tgid` is traced.
@@ -253,5 +322,5 @@ impl Default for Settings {
 }
 
 #[cfg(feature = "user")]
-// SAFETY: `Settings` is `Pod` (checked by the derive): two u32, no padding.
+// SAFETY: `Settings` is `Pod` (checked by the derive): four u32, no padding.
 unsafe impl aya::Pod for Settings {}

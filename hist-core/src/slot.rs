@@ -270,12 +270,28 @@ impl LogLinear {
     /// assert_eq!(*fine.bounds(fine.max_slot()).end(), *Log2::new(26).bounds(26).end());
     /// ```
     pub const fn covering(precision: u32, log2_max_slot: u32) -> Self {
+        assert!(
+            precision <= Self::MAX_PRECISION,
+            "log-linear precision is at most 5 (32 sub-buckets per power of two)"
+        );
+        assert!(log2_max_slot <= 63, "a log2 layout has at most max_slot 63");
+        Self::covering_in_range(precision, log2_max_slot)
+    }
+
+    /// [`covering`](Self::covering) for arguments known to be in range, with no panic path: the
+    /// kernel side computes it at run time from a precision user space wrote.
+    #[inline(always)]
+    pub(crate) const fn covering_in_range(precision: u32, log2_max_slot: u32) -> Self {
         let top = if log2_max_slot < precision {
             precision
         } else {
             log2_max_slot
         };
-        Self::new(precision, ((top - precision + 2) << precision) - 1)
+        // top ≤ 63 and precision ≤ 5, so this is at most (65 − k)·2^k − 1: the slot of u64::MAX.
+        Self {
+            precision,
+            max_slot: ((top - precision + 2) << precision) - 1,
+        }
     }
 
     /// The number of sub-buckets per power of two is `2^precision`.
@@ -298,16 +314,21 @@ impl Buckets for LogLinear {
     #[inline(always)]
     fn slot(&self, value: u64) -> u32 {
         let k = self.precision;
+        // In u64 throughout: BPF compares 64-bit registers, and a u32 result would cost a
+        // zero-extension before the cap.
         let slot = if value < 1 << k {
-            value as u32
+            value
         } else {
-            let shift = log2_u64(value) - k;
-            (shift << k) + (value >> shift) as u32
+            let shift = u64::from(log2_u64(value)) - u64::from(k);
+            // SAFETY: value ≥ 2^k, so log2(value) ≥ k and 0 ≤ shift ≤ 63. Said to LLVM, this
+            // saves the `& 63` that Rust's shift semantics would add.
+            unsafe { core::hint::assert_unchecked(shift < 64) };
+            (shift << k) + (value >> shift)
         };
-        if slot > self.max_slot {
+        if slot > self.max_slot as u64 {
             self.max_slot + 1
         } else {
-            slot
+            slot as u32
         }
     }
 

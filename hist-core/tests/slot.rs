@@ -189,3 +189,76 @@ fn log_linear_slots_tile_the_values() {
     let starts: Vec<u64> = (0..12).map(|s| *quarter.bounds(s).start()).collect();
     assert_eq!(starts, [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14]);
 }
+
+/// `--precision k` (`Layout::refined`): a log2 layout's range is kept at every precision (the
+/// top finite slot ends where log2's does, the overflow slot starts where log2's does), the map
+/// is sized for it exactly, and precision 0 is the log2 layout itself.
+#[test]
+fn a_refined_layout_keeps_the_log2_range() {
+    use hist_core::{Layout, Settings};
+    for max_slot in 0..=63 {
+        let log2 = Layout::log2(max_slot);
+        assert_eq!(log2.refined(0), log2);
+        for precision in 1..=LogLinear::MAX_PRECISION {
+            let fine = log2.refined(precision);
+            let Layout::LogLinear(log_linear) = fine else {
+                panic!("log2({max_slot}) at precision {precision} is {fine:?}");
+            };
+            assert_eq!(log_linear.precision(), precision);
+            // Below precision k, the k + 1 lowest powers of two at least.
+            let top = (*log2.bounds(max_slot).end()).max((2u64 << precision) - 1);
+            assert_eq!(
+                *fine.bounds(fine.max_slot()).end(),
+                top,
+                "{max_slot} k {precision}"
+            );
+            if top < u64::MAX {
+                assert_eq!(
+                    fine.slot(top + 1),
+                    fine.overflow_slot(),
+                    "{max_slot} k {precision}"
+                );
+            }
+        }
+    }
+    // A precision user space never writes (above 5) is 5, not a panic: the kernel side runs it.
+    assert_eq!(Layout::log2(26).refined(40), Layout::log2(26).refined(5));
+    let linear = Layout::linear(0, 10, 20);
+    assert_eq!(linear.refined(3), linear);
+
+    // The maps of a tool, sized for its settings' precision: finite slots + overflow, × prefixes.
+    macro_rules! desc {
+        ($desc:ident, $name:literal, $max_slot:literal, $prefixes:literal) => {
+            struct $desc;
+            impl hist_core::HistDesc for $desc {
+                type Prefix = u32;
+                const NAME: &'static str = $name;
+                const LAYOUT: Layout = Layout::log2($max_slot);
+                const UNIT: hist_core::Unit = hist_core::Unit::Microseconds;
+                const PREFIXES: u32 = $prefixes;
+            }
+        };
+    }
+    desc!(Latency, "LATENCY", 26, 5);
+    desc!(Single, "SINGLE", 35, 1);
+    let sized = |precision| {
+        let settings = Settings {
+            precision,
+            ..Settings::default()
+        };
+        let mut maps = Vec::new();
+        <(Latency, Single) as hist_core::HistDescs>::each_map(&settings, |name, entries| {
+            maps.push((name, entries))
+        });
+        maps
+    };
+    assert_eq!(sized(0), [("LATENCY", 28 * 5), ("SINGLE", 37)]);
+    // k = 3: 2^k one-value slots below 8, then 8 per power of two from 8 up to 2^27 (2^36).
+    assert_eq!(
+        sized(3),
+        [
+            ("LATENCY", (8 + 8 * 24 + 1) * 5),
+            ("SINGLE", 8 + 8 * 33 + 1)
+        ]
+    );
+}

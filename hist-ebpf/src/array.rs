@@ -8,7 +8,7 @@
 use core::marker::PhantomData;
 
 use aya_ebpf::maps::{Array, PerCpuArray};
-use hist_core::{DropCause, HistDesc};
+use hist_core::{DropCause, HistDesc, Layout};
 
 use crate::{Histogram, atomic_add, capped, drops, plain_add};
 
@@ -22,7 +22,8 @@ macro_rules! array_hist {
         }
 
         impl<H: HistDesc> $name<H> where H::Prefix: Into<u32> {
-            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` counters.
+            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` counters,
+            /// resized by user space at load for a refined layout.
             pub const fn new() -> Self {
                 Self { map: $map::with_max_entries(H::MAX_ENTRIES, 0), desc: PhantomData }
             }
@@ -40,13 +41,13 @@ macro_rules! array_hist {
             /// The prefix is the histogram's index, `0..PREFIXES`; others have no room, and
             /// count as [`DropCause::HistogramFull`].
             #[inline(always)]
-            fn add(&self, prefix: H::Prefix, slot: u32, count: u64) {
+            fn add_in(&self, layout: &Layout, prefix: H::Prefix, slot: u32, count: u64) {
                 let prefix: u32 = prefix.into();
                 if prefix >= H::PREFIXES {
                     drops::count(DropCause::HistogramFull, count);
                     return;
                 }
-                let max_slot = H::LAYOUT.max_slot();
+                let max_slot = layout.max_slot();
                 let index = prefix * (max_slot + 2) + capped(slot, max_slot);
                 if let Some(value) = self.map.get_ptr_mut(index) {
                     $add(value, count);

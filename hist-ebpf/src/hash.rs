@@ -7,7 +7,7 @@ use aya_ebpf::{
     bindings::BPF_NOEXIST,
     maps::{HashMap, PerCpuHashMap},
 };
-use hist_core::{DropCause, HistDesc, HistKey};
+use hist_core::{DropCause, HistDesc, HistKey, Layout};
 
 use crate::{Histogram, atomic_add, capped, drops, plain_add};
 
@@ -45,7 +45,8 @@ macro_rules! hash_hist {
         }
 
         impl<H: HistDesc> $name<H> {
-            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` entries.
+            /// The map of `H`: [`HistDesc::MAX_ENTRIES`] = `(max_slot + 2) × PREFIXES` entries,
+            /// resized by user space at load for a refined layout.
             pub const fn new() -> Self {
                 Self { map: $map::with_max_entries(H::MAX_ENTRIES, 0), desc: PhantomData }
             }
@@ -61,8 +62,8 @@ macro_rules! hash_hist {
             type Desc = H;
 
             #[inline(always)]
-            fn add(&self, prefix: H::Prefix, slot: u32, count: u64) {
-                let key = HistKey::new(prefix, capped(slot, H::LAYOUT.max_slot()));
+            fn add_in(&self, layout: &Layout, prefix: H::Prefix, slot: u32, count: u64) {
+                let key = HistKey::new(prefix, capped(slot, layout.max_slot()));
                 if !add_to_key!(&self.map, &key, count, $add) {
                     drops::count(DropCause::HistogramFull, count);
                 }

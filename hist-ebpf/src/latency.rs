@@ -39,7 +39,8 @@ pub fn exit<H: Histogram>(
     }
 }
 
-/// Counts `value` in `hist`, and adds it to `sums` when `settings` ask for sums.
+/// Counts `value` in `hist`, in the layout `settings` ask for ([`Settings::layout`]), and adds
+/// it to `sums` when they ask for sums.
 #[inline(always)]
 pub fn record<H: Histogram>(
     hist: &H,
@@ -48,7 +49,13 @@ pub fn record<H: Histogram>(
     prefix: <H::Desc as HistDesc>::Prefix,
     value: u64,
 ) {
-    hist.record(prefix, value);
+    // Precision 0 keeps the description's layout, a constant: the log2 path as compiled, and
+    // the verifier, which sees the loaded settings, drops the other one.
+    if settings.precision == 0 {
+        hist.record(prefix, value);
+    } else {
+        hist.record_in(&settings.layout::<H::Desc>(), prefix, value);
+    }
     if settings.sums != 0 {
         sums.add(prefix, value);
     }

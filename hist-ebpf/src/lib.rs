@@ -49,7 +49,7 @@ pub mod task_start;
 pub use array::{ArrayHist, PerCpuArrayHist};
 pub use config::Config;
 pub use hash::{HashHist, PerCpuHashHist, Sums};
-pub use hist_core::{self, HistDesc, HistKey, KeyPrefix, Settings, TaskKey, ToolConfig};
+pub use hist_core::{self, HistDesc, HistKey, KeyPrefix, Layout, Settings, TaskKey, ToolConfig};
 pub use latency::{enter, exit, record};
 pub use start::{StartTimes, now_ns};
 
@@ -61,20 +61,40 @@ pub mod __private {
 
 use hist_core::Buckets as _;
 
-/// A histogram map: counts values into the slots of its description's layout, per prefix.
+/// A histogram map: counts values into the slots of its description's layout, per prefix, or
+/// of that layout refined at load time (`--precision k`, [`Settings::layout`]), for which user
+/// space sized the map.
 pub trait Histogram {
     /// The shared description of the map.
     type Desc: HistDesc;
 
-    /// Adds `count` to `slot` of the histogram of `prefix`. A slot above the overflow slot
-    /// counts in the overflow slot.
-    fn add(&self, prefix: <Self::Desc as HistDesc>::Prefix, slot: u32, count: u64);
+    /// Adds `count` to `slot` of the histogram of `prefix`, in a map laid out by `layout`. A
+    /// slot above the overflow slot counts in the overflow slot.
+    fn add_in(
+        &self,
+        layout: &Layout,
+        prefix: <Self::Desc as HistDesc>::Prefix,
+        slot: u32,
+        count: u64,
+    );
+
+    /// Adds `count` to `slot` of the histogram of `prefix`, in the description's layout.
+    #[inline(always)]
+    fn add(&self, prefix: <Self::Desc as HistDesc>::Prefix, slot: u32, count: u64) {
+        self.add_in(&<Self::Desc as HistDesc>::LAYOUT, prefix, slot, count);
+    }
 
     /// Counts `value` in its slot under the description's layout (log2: `0 → {0,1}`,
     /// `s → [2^s, 2^(s+1)−1]`; values above the top finite slot in the overflow slot).
     #[inline(always)]
     fn record(&self, prefix: <Self::Desc as HistDesc>::Prefix, value: u64) {
-        self.add(prefix, <Self::Desc as HistDesc>::LAYOUT.slot(value), 1);
+        self.record_in(&<Self::Desc as HistDesc>::LAYOUT, prefix, value);
+    }
+
+    /// Counts `value` in its slot under `layout`: the one the map was sized for.
+    #[inline(always)]
+    fn record_in(&self, layout: &Layout, prefix: <Self::Desc as HistDesc>::Prefix, value: u64) {
+        self.add_in(layout, prefix, layout.slot(value), 1);
     }
 }
 

@@ -5,13 +5,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hist_core::HistDesc;
 
-use crate::{DropCounters, Drops, Error, HistMap, Snapshot};
+use crate::{
+    DropCounters, Drops, Error, HistMap, Snapshot,
+    snapshot::{merged, since},
+};
 
 /// What was counted in one interval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntervalCounts<P> {
     /// The histograms of the prefixes that counted something in the interval.
     pub histograms: Snapshot<P>,
+    /// With [`IntervalReader::per_cpu`], the same split by CPU (index = CPU): they sum to
+    /// `histograms` slot for slot.
+    pub per_cpu: Option<Vec<Snapshot<P>>>,
     /// Their sums in the interval, when the object keeps sums.
     pub sums: Option<BTreeMap<P, u64>>,
     /// The events lost in the interval.
@@ -41,6 +47,8 @@ pub struct IntervalReader<H: HistDesc> {
     gone: Option<fn(&H::Prefix) -> bool>,
     /// The previous reading.
     histograms: Snapshot<H::Prefix>,
+    /// The previous reading by CPU, when the reader reads by CPU.
+    per_cpu: Option<Vec<Snapshot<H::Prefix>>>,
     sums: BTreeMap<H::Prefix, u64>,
     dropped: Drops,
     /// The prefixes that were gone at the previous reading.
@@ -59,6 +67,7 @@ where
             drops,
             gone: None,
             histograms: Snapshot::new(),
+            per_cpu: None,
             sums: BTreeMap::new(),
             dropped: Drops::NONE,
             gone_before: BTreeSet::new(),
@@ -74,20 +83,46 @@ where
         }
     }
 
+    /// Also splits each interval by CPU ([`IntervalCounts::per_cpu`]), from one reading of each
+    /// CPU's counters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SharedMap`] for a map whose counters belong to no CPU (`HashHist`, `ArrayHist`).
+    pub fn per_cpu(self) -> Result<Self, Error> {
+        let Some(per_cpu) = self.map.snapshot_per_cpu()? else {
+            return Err(Error::SharedMap { map: H::NAME });
+        };
+        let cpus = per_cpu.len();
+        Ok(Self {
+            per_cpu: Some(vec![Snapshot::new(); cpus]),
+            ..self
+        })
+    }
+
     /// What was counted since the previous call (since the map was created, the first time).
     pub fn read(&mut self) -> Result<IntervalCounts<H::Prefix>, Error> {
         let dropped = DropCounters::read_or_none(self.drops.as_ref())?;
-        let histograms = self.map.snapshot()?;
+        let (histograms, per_cpu) = match self.per_cpu {
+            None => (self.map.snapshot()?, None),
+            Some(_) => {
+                let per_cpu = self.map.snapshot_per_cpu()?.unwrap_or_default();
+                (merged(&per_cpu), Some(per_cpu))
+            }
+        };
         let sums = self.map.sums()?;
         let interval = IntervalCounts {
-            histograms: histograms
-                .iter()
-                .filter_map(|(prefix, now)| {
-                    let before = self.histograms.get(prefix);
-                    let counted = before.map_or_else(|| now.clone(), |before| now.since(before));
-                    (!counted.is_empty()).then_some((*prefix, counted))
-                })
-                .collect(),
+            histograms: since(&histograms, &self.histograms),
+            per_cpu: per_cpu
+                .as_ref()
+                .zip(self.per_cpu.as_ref())
+                .map(|(now, before)| {
+                    let empty = Snapshot::new();
+                    now.iter()
+                        .enumerate()
+                        .map(|(cpu, now)| since(now, before.get(cpu).unwrap_or(&empty)))
+                        .collect()
+                }),
             sums: sums.as_ref().map(|sums| {
                 sums.iter()
                     .map(|(prefix, now)| {
@@ -100,6 +135,9 @@ where
             drops: dropped.since(&self.dropped),
         };
         self.histograms = histograms;
+        if per_cpu.is_some() {
+            self.per_cpu = per_cpu;
+        }
         self.sums = sums.unwrap_or_default();
         self.dropped = dropped;
         self.retire(&interval)?;
@@ -122,6 +160,9 @@ where
             if !interval.histograms.contains_key(prefix) {
                 self.map.remove_prefix(*prefix)?;
                 self.histograms.remove(prefix);
+                for cpu in self.per_cpu.iter_mut().flatten() {
+                    cpu.remove(prefix);
+                }
                 self.sums.remove(prefix);
             }
         }

@@ -46,6 +46,15 @@ pub enum Error {
         /// What the description implies.
         description: u64,
     },
+    /// Per-CPU histograms were asked of a map whose counters all CPUs share.
+    #[error(
+        "map {map} is shared by all CPUs and has no per-CPU histograms (declare it a \
+         PerCpuArrayHist or PerCpuHashHist)"
+    )]
+    SharedMap {
+        /// The map's name.
+        map: &'static str,
+    },
     /// A syscall on the map failed.
     #[error(transparent)]
     Map(#[from] MapError),

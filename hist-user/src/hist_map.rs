@@ -6,7 +6,7 @@ use aya::{
     Ebpf,
     maps::{HashMap, IterableMap as _, Map, MapData, MapError},
 };
-use hist_core::{HistDesc, HistKey, KeyPrefix};
+use hist_core::{HistDesc, HistKey, KeyPrefix, Layout, map_entries};
 
 use crate::{
     ArrayHistMap, Error, HashHistMap, Snapshot,
@@ -21,6 +21,7 @@ use crate::{
 /// It reads any of the four kinds `hist-ebpf` declares (hash, per-CPU hash, array, per-CPU
 /// array); an array's prefixes are its indexes, so `H::Prefix` must then be 4 bytes (a `u32`).
 pub struct HistMap<H: HistDesc> {
+    layout: Layout,
     reader: Reader<H::Prefix>,
     sums: Option<HashMap<MapData, H::Prefix, u64>>,
 }
@@ -41,10 +42,20 @@ where
     /// [`Error::NoSuchMap`] when the object has no map of that name, [`Error::Mismatch`] when
     /// it disagrees with `H`, [`Error::WrongMapType`] for a map kind that holds no histogram.
     pub fn open(ebpf: &mut Ebpf) -> Result<Self, Error> {
+        Self::open_with_layout(ebpf, H::LAYOUT)
+    }
+
+    /// [`open`](Self::open) for a map recorded and sized in `layout` rather than the
+    /// description's: its refinement at a tool's `--precision` ([`Layout::refined`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open); the map must have `layout`'s number of entries.
+    pub fn open_with_layout(ebpf: &mut Ebpf, layout: Layout) -> Result<Self, Error> {
         let map = ebpf
             .take_map(H::NAME)
             .ok_or(Error::NoSuchMap { name: H::NAME })?;
-        let max_slot = H::LAYOUT.max_slot();
+        let max_slot = layout.max_slot();
         let (data, is_array) = match &map {
             Map::HashMap(data) | Map::PerCpuHashMap(data) => (data, false),
             Map::Array(data) | Map::PerCpuArray(data) => (data, true),
@@ -66,7 +77,11 @@ where
                 info.value_size(),
                 size_of::<u64>() as u32,
             ),
-            ("max_entries", info.max_entries(), H::MAX_ENTRIES),
+            (
+                "max_entries",
+                info.max_entries(),
+                map_entries(max_slot, H::PREFIXES),
+            ),
         ])?;
         let reader = if is_array {
             if size_of::<H::Prefix>() != size_of::<u32>() {
@@ -102,18 +117,44 @@ where
             }
             None => None,
         };
-        Ok(Self { reader, sums })
+        Ok(Self {
+            layout,
+            reader,
+            sums,
+        })
+    }
+
+    /// The layout the map is read in.
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// Reads every histogram, per-CPU copies summed; prefixes that counted nothing are absent.
     pub fn snapshot(&self) -> Result<Snapshot<H::Prefix>, Error> {
         match &self.reader {
             Reader::Hash(map) => map.snapshot(),
+            Reader::Array(map) => Ok(by_prefix(map.snapshot()?)),
+        }
+    }
+
+    /// Whether the map keeps a counter per CPU (`PerCpuHashHist`, `PerCpuArrayHist`), and so
+    /// has [per-CPU histograms](Self::snapshot_per_cpu).
+    pub fn is_per_cpu(&self) -> bool {
+        match &self.reader {
+            Reader::Hash(map) => map.is_per_cpu(),
+            Reader::Array(map) => map.is_per_cpu(),
+        }
+    }
+
+    /// Each CPU's histograms (index = CPU), read at once; `None` when the map is a shared one
+    /// (`HashHist`, `ArrayHist`), whose counters belong to no CPU. They sum, slot for slot, to
+    /// a [`snapshot`](Self::snapshot) of the same moment.
+    pub fn snapshot_per_cpu(&self) -> Result<Option<Vec<Snapshot<H::Prefix>>>, Error> {
+        match &self.reader {
+            Reader::Hash(map) => map.snapshot_per_cpu(),
             Reader::Array(map) => Ok(map
-                .snapshot()?
-                .into_iter()
-                .filter_map(|(index, hist)| Some((bytemuck::try_cast(index).ok()?, hist)))
-                .collect()),
+                .snapshot_per_cpu()?
+                .map(|per_cpu| per_cpu.into_iter().map(by_prefix).collect())),
         }
     }
 
@@ -152,6 +193,14 @@ where
         }
         Ok(())
     }
+}
+
+/// An array's histograms by index as histograms by prefix (a 4-byte prefix, checked at open).
+fn by_prefix<P: KeyPrefix + Ord>(snapshot: Snapshot<u32>) -> Snapshot<P> {
+    snapshot
+        .into_iter()
+        .filter_map(|(index, hist)| Some((bytemuck::try_cast(index).ok()?, hist)))
+        .collect()
 }
 
 /// Each `(what, in the object, in the description)` agrees, or the first that does not is a

@@ -62,6 +62,45 @@ impl<P: KeyPrefix + Ord> HashHistMap<P> {
         Ok(snapshot)
     }
 
+    /// Whether the map keeps a counter per CPU (`PerCpuHashHist`).
+    pub fn is_per_cpu(&self) -> bool {
+        matches!(self.map, HashKind::PerCpu(_))
+    }
+
+    /// Each CPU's histograms (index = CPU), as [`snapshot`](Self::snapshot) reads them before
+    /// summing; `None` for a shared map (`HashHist`), whose counters belong to no CPU.
+    pub fn snapshot_per_cpu(&self) -> Result<Option<Vec<Snapshot<P>>>, Error> {
+        let HashKind::PerCpu(map) = &self.map else {
+            return Ok(None);
+        };
+        let mut per_cpu: Vec<Snapshot<P>> = Vec::new();
+        let mut count = |key: HistKey<P>, values: &[u64]| {
+            per_cpu.resize_with(per_cpu.len().max(values.len()), Snapshot::new);
+            let HistKey { prefix, slot } = key;
+            for (cpu, &value) in values.iter().enumerate().filter(|(_, v)| **v != 0) {
+                per_cpu[cpu]
+                    .entry(prefix)
+                    .or_insert_with(|| Histogram::new(self.max_slot))
+                    .add(slot, value);
+            }
+        };
+        match lookup_batch::<HistKey<P>>(map.map(), true)? {
+            Some(entries) => {
+                let values = entries.values.chunks_exact(entries.per_key);
+                for (key, values) in entries.keys.iter().zip(values) {
+                    count(*key, values);
+                }
+            }
+            None => {
+                for entry in map.iter() {
+                    let (key, values) = entry?;
+                    count(key, &values);
+                }
+            }
+        }
+        Ok(Some(per_cpu))
+    }
+
     /// [`snapshot`](Self::snapshot) through aya's iteration: two `bpf(2)` calls per key (next
     /// key, lookup). The fallback for kernels without batch lookups, and the baseline the batch
     /// is measured against.
@@ -192,16 +231,30 @@ impl ArrayHistMap {
                 .map(|values| values.map(|values| saturating_sum(values.iter())))
                 .collect::<Result<_, _>>()?,
         };
+        Ok(histograms(&counts, self.max_slot as usize + 2))
+    }
+
+    /// Whether the map keeps a counter per CPU (`PerCpuArrayHist`).
+    pub fn is_per_cpu(&self) -> bool {
+        matches!(self.map, ArrayKind::PerCpu(_))
+    }
+
+    /// Each CPU's histograms (index = CPU), as [`snapshot`](Self::snapshot) reads them before
+    /// summing; `None` for a shared map (`ArrayHist`), whose counters belong to no CPU.
+    pub fn snapshot_per_cpu(&self) -> Result<Option<Vec<Snapshot<u32>>>, Error> {
+        let ArrayKind::PerCpu(map) = &self.map else {
+            return Ok(None);
+        };
+        let counts: Vec<PerCpuValues<u64>> = map.iter().collect::<Result<_, _>>()?;
+        let cpus = counts.first().map_or(0, |values| values.len());
         let slots_per_prefix = self.max_slot as usize + 2;
-        Ok(counts
-            .chunks_exact(slots_per_prefix)
-            .enumerate()
-            .filter(|(_, counts)| counts.iter().any(|&c| c != 0))
-            .map(|(prefix, counts)| {
-                let (overflow, finite) = counts.split_last().expect("max_slot + 2 > 0");
-                (prefix as u32, Histogram::from_counts(finite, *overflow))
+        let per_cpu = (0..cpus)
+            .map(|cpu| {
+                let counts: Vec<u64> = counts.iter().map(|values| values[cpu]).collect();
+                histograms(&counts, slots_per_prefix)
             })
-            .collect())
+            .collect();
+        Ok(Some(per_cpu))
     }
 
     /// Sets every counter to zero.
@@ -224,6 +277,20 @@ impl ArrayHistMap {
         }
         Ok(())
     }
+}
+
+/// The histograms of an array's counters, `slots_per_prefix` per prefix; those that counted
+/// nothing are left out.
+fn histograms(counts: &[u64], slots_per_prefix: usize) -> Snapshot<u32> {
+    counts
+        .chunks_exact(slots_per_prefix)
+        .enumerate()
+        .filter(|(_, counts)| counts.iter().any(|&c| c != 0))
+        .map(|(prefix, counts)| {
+            let (overflow, finite) = counts.split_last().expect("max_slot + 2 > 0");
+            (prefix as u32, Histogram::from_counts(finite, *overflow))
+        })
+        .collect()
 }
 
 /// The entries of a hash map as one batch lookup read them: `keys[i]` has the values

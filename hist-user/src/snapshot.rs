@@ -66,6 +66,11 @@ impl Histogram {
         self.counts[self.counts.len() - 1]
     }
 
+    /// The overflow slot, `max_slot + 1`.
+    pub fn overflow_slot(&self) -> u32 {
+        self.max_slot() + 1
+    }
+
     /// The count of `slot` (the overflow slot is `max_slot + 1`); 0 past the end.
     pub fn count(&self, slot: u32) -> u64 {
         self.counts.get(slot as usize).copied().unwrap_or(0)
@@ -147,3 +152,30 @@ pub(crate) fn saturating_sum<'a>(counts: impl IntoIterator<Item = &'a u64>) -> u
 /// The histograms of one map, by prefix, in prefix order. Prefixes that counted nothing are
 /// absent.
 pub type Snapshot<P> = BTreeMap<P, Histogram>;
+
+/// The histograms of `parts` (each CPU's, of one map) added up slot for slot, by prefix.
+pub(crate) fn merged<P: Ord + Copy>(parts: &[Snapshot<P>]) -> Snapshot<P> {
+    let mut sum = Snapshot::new();
+    for (prefix, hist) in parts.iter().flatten() {
+        let total = sum
+            .entry(*prefix)
+            .or_insert_with(|| Histogram::new(hist.max_slot()));
+        for slot in 0..=hist.overflow_slot() {
+            total.add(slot, hist.count(slot));
+        }
+    }
+    sum
+}
+
+/// What `now` counted after `before`, an earlier reading of the same map: the prefixes that
+/// counted something since, each with its difference slot by slot.
+pub(crate) fn since<P: Ord + Copy>(now: &Snapshot<P>, before: &Snapshot<P>) -> Snapshot<P> {
+    now.iter()
+        .filter_map(|(prefix, now)| {
+            let counted = before
+                .get(prefix)
+                .map_or_else(|| now.clone(), |before| now.since(before));
+            (!counted.is_empty()).then_some((*prefix, counted))
+        })
+        .collect()
+}

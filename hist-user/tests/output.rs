@@ -293,6 +293,37 @@ fn label_values_are_escaped() {
     assert_eq!(text.lines().count(), 2 + 4 + 2 + 2 + 3, "{text}");
 }
 
+/// `--per-cpu`: one family per CPU under one name is one family, each series labelled with its
+/// CPU first, and the drop counters once.
+#[test]
+fn per_cpu_families_are_one_family_with_a_cpu_label() {
+    let (cpu0, cpu1) = (nfs_report(1), nfs_report(2));
+    let text = encode_families(&[
+        Family::new(METRIC, "NFS latency.", &cpu0).with_cpu(0),
+        Family::new(METRIC, "NFS latency.", &cpu1).with_cpu(1),
+    ])
+    .unwrap();
+    assert_eq!(
+        text.matches("# HELP").count(),
+        2,
+        "one histogram family, one of drops:\n{text}"
+    );
+    for (cpu, report) in [(0, &cpu0), (1, &cpu1)] {
+        for (op, hist, _) in &report.histograms {
+            let count = format!(
+                "{METRIC}_count{{cpu=\"{cpu}\",operation=\"{op}\"}} {}\n",
+                hist.total()
+            );
+            assert!(text.contains(&count), "{count}in:\n{text}");
+        }
+    }
+    assert_eq!(
+        text.matches("nfsdist_dropped_events_total{").count(),
+        3,
+        "{text}"
+    );
+}
+
 #[test]
 fn bad_names_and_duplicate_series_are_errors() {
     let nfs = nfs_report(1);
@@ -310,9 +341,17 @@ fn bad_names_and_duplicate_series_are_errors() {
         EncodeError::SameLabel("operation".into())
     );
     assert_eq!(
-        err(&[Family::new(METRIC, "", &nfs), Family::new(METRIC, "", &nfs)]),
+        err(&[
+            Family::new(METRIC, "", &nfs),
+            Family::new(METRIC, "other", &nfs)
+        ]),
         EncodeError::DuplicateMetric(METRIC.into())
     );
+    // One name twice is one family, whose series must then differ (by CPU, say).
+    assert!(matches!(
+        err(&[Family::new(METRIC, "", &nfs), Family::new(METRIC, "", &nfs)]),
+        EncodeError::DuplicateSeries { .. }
+    ));
     let mut twice = nfs.clone();
     twice.histograms[1].0 = "read".into();
     assert!(matches!(

@@ -172,6 +172,14 @@ const BENCHES: [Bench; 3] = [
                 c: Some(&["-O"]),
                 bpftrace: BPFTRACE_OFF_CPU,
             },
+            // The log-linear slot (8 buckets per power of two) instead of log2; the others
+            // keep log2 (bpftrace 0.17 has no `hist(n, k)`).
+            Case {
+                name: "on-CPU, ours --precision 3",
+                ours: &["--precision", "3"],
+                c: Some(&[]),
+                bpftrace: BPFTRACE_ON_CPU,
+            },
             Case {
                 name: "on-CPU, ours --attach tracepoint",
                 ours: &["--attach", "tracepoint"],

@@ -29,6 +29,8 @@
 //!   "high": null, "count": n}` follows (the overflow slot). An empty histogram has no buckets.
 //! - `total` counts every value, overflow included; `sum` is the kernel's sum of the recorded
 //!   values (in `unit`) when it kept one, else `null`.
+//! - With `--per-cpu` ([`Interval::per_cpu`]), each histogram has a `"cpu"`, the CPU that
+//!   counted it, and there is one per CPU and section value that counted something.
 //! - `dropped` counts the events of the interval that could not be counted, per cause
 //!   ([`hist_core::DropCause`]): a full histogram, sums or start map. All zero normally.
 
@@ -114,6 +116,10 @@ impl From<hist_core::Layout> for Layout {
 /// One histogram of an interval.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
+    /// With `--per-cpu`, the CPU that counted this histogram ([`Interval::per_cpu`]); absent
+    /// for histograms of all CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
     /// The section value (`"read"`, `"1234 bash"`); `None` (`null`) for a single histogram.
     pub label: Option<String>,
     /// Every value counted, overflow included.
@@ -153,6 +159,7 @@ impl Interval {
                 .histograms
                 .iter()
                 .map(|(label, hist, sum)| Histogram {
+                    cpu: None,
                     // Without the newline that bcc's pid labels end with.
                     label: report.section.as_ref().map(|_| label.trim_end().to_owned()),
                     total: hist.total(),
@@ -201,6 +208,27 @@ impl Interval {
         for (json, (_, hist, _)) in self.histograms.iter_mut().zip(&report.histograms) {
             json.percentiles = Percentiles::new(hist, report.layout, ps);
         }
+    }
+
+    /// The interval of `all` (all CPUs: its time and drops) with the histograms of
+    /// `per_cpu` instead, each CPU's in turn, each histogram with its `cpu`: `--per-cpu`. With
+    /// `percentiles`, each histogram has its own.
+    pub fn per_cpu(all: &Report, per_cpu: &[(u32, Report)], percentiles: Option<&[f64]>) -> Self {
+        let mut interval = Self::new(all);
+        interval.histograms = per_cpu
+            .iter()
+            .flat_map(|(cpu, report)| {
+                let mut part = Self::new(report);
+                if let Some(ps) = percentiles {
+                    part.add_percentiles(report, ps);
+                }
+                part.histograms.into_iter().map(|hist| Histogram {
+                    cpu: Some(*cpu),
+                    ..hist
+                })
+            })
+            .collect();
+        interval
     }
 
     /// This interval as one line of JSON, without the trailing newline.

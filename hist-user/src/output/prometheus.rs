@@ -95,6 +95,9 @@ pub struct Family<'a> {
     /// The label that gets the rest of a section value after its first word (see the
     /// [module docs](self#labels)); `None` keeps the whole value in the section label.
     pub detail_label: Option<&'a str>,
+    /// The CPU the report's histograms were counted on (`--per-cpu`): a first label `cpu="N"`;
+    /// `None` for histograms of all CPUs.
+    pub cpu: Option<u32>,
 }
 
 impl<'a> Family<'a> {
@@ -106,6 +109,16 @@ impl<'a> Family<'a> {
             help,
             report,
             detail_label: None,
+            cpu: None,
+        }
+    }
+
+    /// Labels every series `cpu="N"`: the report holds what CPU `cpu` counted. Families of one
+    /// name, one per CPU, are encoded as one family.
+    pub fn with_cpu(self, cpu: u32) -> Self {
+        Self {
+            cpu: Some(cpu),
+            ..self
         }
     }
 
@@ -135,8 +148,8 @@ pub enum EncodeError {
     /// The section label and the detail label are the same.
     #[error("the detail label {0:?} is also the section label")]
     SameLabel(String),
-    /// Two families have the same name.
-    #[error("the metric {0} is given twice")]
+    /// Two families have the same name but not the same help text.
+    #[error("the metric {0} is given twice, with different help texts")]
     DuplicateMetric(String),
     /// Two histograms of one family would be the same series.
     #[error("two histograms of {metric} have the same labels {labels}")]
@@ -178,7 +191,8 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 }
 
 /// The families in the Prometheus text format, in order (see the [module docs](self)); serve
-/// it with [`CONTENT_TYPE`].
+/// it with [`CONTENT_TYPE`]. Families of the same name and help (one per CPU, see
+/// [`Family::with_cpu`]) are one family, whose series must differ in their labels.
 ///
 /// ```
 /// # use std::time::SystemTime;
@@ -199,25 +213,36 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 /// # Ok::<(), hist_user::output::prometheus::EncodeError>(())
 /// ```
 pub fn encode_families(families: &[Family<'_>]) -> Result<String, EncodeError> {
-    let mut names = HashSet::new();
-    let reports: Vec<&Report> = families.iter().map(|family| family.report).collect();
-    let families = families
-        .iter()
-        .map(|family| {
-            if !names.insert(family.name) {
-                return Err(EncodeError::DuplicateMetric(family.name.to_owned()));
+    let mut merged: Vec<FamilyData> = Vec::new();
+    for family in families {
+        let data = FamilyData::new(family)?;
+        match merged.iter_mut().find(|known| known.name == data.name) {
+            Some(known) if known.help != data.help => {
+                return Err(EncodeError::DuplicateMetric(data.name));
             }
-            FamilyData::new(family)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+            Some(known) => {
+                for series in data.series {
+                    if known.series.iter().any(|s| s.labels == series.labels) {
+                        return Err(EncodeError::DuplicateSeries {
+                            metric: data.name,
+                            labels: format!("{:?}", series.labels),
+                        });
+                    }
+                    known.series.push(series);
+                }
+            }
+            None => merged.push(data),
+        }
+    }
     // Each tool's drop counters once, after its histograms, from its first report.
     let mut tools = HashSet::new();
     let drops = families
         .iter()
-        .zip(&reports)
-        .filter(|(_, report)| tools.insert(report.tool.as_str()))
-        .map(|(_, report)| DropsData::new(report))
+        .map(|family| family.report)
+        .filter(|report| tools.insert(report.tool.as_str()))
+        .map(DropsData::new)
         .collect::<Result<Vec<_>, _>>()?;
+    let families = merged;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Families(families, drops)));
     let mut text = String::new();
@@ -281,7 +306,11 @@ impl FamilyData {
         let mut seen = HashSet::new();
         let mut series = Vec::with_capacity(report.histograms.len());
         for (value, hist, sum) in &report.histograms {
-            let labels = labels(section, family.detail_label, value);
+            let cpu = family.cpu.map(|cpu| ("cpu".to_owned(), cpu.to_string()));
+            let labels: Vec<(String, String)> = cpu
+                .into_iter()
+                .chain(labels(section, family.detail_label, value))
+                .collect();
             if !seen.insert(labels.clone()) {
                 return Err(EncodeError::DuplicateSeries {
                     metric: family.name.to_owned(),

@@ -7,7 +7,7 @@ mod common;
 use aya::EbpfLoader;
 use hist_live_tests::{
     PROBES,
-    descs::{CountHash, CountPerCpuHash, MAX_SLOT},
+    descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT},
 };
 use hist_user::{ArrayHistMap, DropCounters, HashHistMap, HistMap, IntervalReader, Snapshot};
 
@@ -35,6 +35,47 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
     let array = ArrayHistMap::new(ebpf.take_map("COUNT_ARRAY").unwrap(), MAX_SLOT).unwrap();
     let percpu_array =
         ArrayHistMap::new(ebpf.take_map("COUNT_PERCPU_ARRAY").unwrap(), MAX_SLOT).unwrap();
+
+    // Each CPU's counters: the probe records prefix `cpu & 1`, so CPU c's histograms hold that
+    // prefix alone, and together they are the merged snapshot, slot for slot.
+    for (kind, per_cpu, merged) in [
+        (
+            "PerCpuArrayHist",
+            percpu_array.snapshot_per_cpu(),
+            percpu_array.snapshot(),
+        ),
+        (
+            "PerCpuHashHist",
+            percpu_hash.snapshot_per_cpu(),
+            percpu_hash.snapshot(),
+        ),
+    ] {
+        let per_cpu = per_cpu
+            .unwrap()
+            .expect("a per-CPU map has per-CPU histograms");
+        let mut summed = Snapshot::<u32>::new();
+        for (cpu, part) in per_cpu.iter().enumerate() {
+            let prefixes: Vec<u32> = part.keys().copied().collect();
+            assert!(
+                prefixes.is_empty() || prefixes == [cpu as u32 & 1],
+                "{kind}: CPU {cpu} counted prefixes {prefixes:?}"
+            );
+            for (prefix, hist) in part {
+                summed
+                    .entry(*prefix)
+                    .or_insert_with(|| hist_user::Histogram::new(MAX_SLOT))
+                    .merge(hist)
+                    .unwrap();
+            }
+        }
+        assert_eq!(summed, merged.unwrap(), "{kind}: the CPUs sum to the merge");
+    }
+    assert_eq!(
+        array.snapshot_per_cpu().unwrap(),
+        None,
+        "ArrayHist is shared"
+    );
+    assert_eq!(hash.snapshot_per_cpu().unwrap(), None, "HashHist is shared");
 
     let hash = hash.snapshot().unwrap();
     assert_eq!(total(&hash), CALLS, "HashHist: {hash:?}");
@@ -99,4 +140,63 @@ fn intervals_of_a_busy_map_add_up_to_every_event() {
     assert_eq!(total(&summed), calls, "the intervals add up to every call");
     assert_eq!(summed, cumulative.snapshot().unwrap(), "slot by slot");
     assert_eq!(dropped, 0);
+}
+
+/// `IntervalReader::per_cpu` (`--per-cpu`): each interval's CPUs add up to the interval, and
+/// each CPU's intervals to what that CPU counted, as a map the same probe fills on the same CPU
+/// holds it at the end.
+#[test]
+fn intervals_by_cpu_add_up_by_cpu() {
+    let calls = 200_000 / u64::from(common::time_scale());
+    let mut workload = common::Workload::spawn(&["getpid", &calls.to_string(), "4"]);
+    let mut ebpf = EbpfLoader::new()
+        .override_global("TARGET_TGID", &workload.pid(), true)
+        .load(PROBES)
+        .expect("load test probes");
+    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
+    let map = HistMap::<CountPerCpuArray>::open(&mut ebpf).unwrap();
+    let mut intervals = IntervalReader::new(map, None).per_cpu().unwrap();
+    let cumulative = HistMap::<CountPerCpuHash>::open(&mut ebpf).unwrap();
+    let shared = HistMap::<CountHash>::open(&mut ebpf).unwrap();
+    let refused = IntervalReader::new(shared, None).per_cpu().err();
+    assert!(
+        refused.is_some_and(|e| e.to_string().contains("shared by all CPUs")),
+        "a shared map has no per-CPU intervals"
+    );
+
+    workload.start();
+    let mut by_cpu: Vec<Snapshot<u32>> = Vec::new();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let finished = workload.finished();
+        let counts = intervals.read().unwrap();
+        let parts = counts.per_cpu.expect("read by CPU");
+        by_cpu.resize_with(parts.len(), Snapshot::new);
+        let mut merged = Snapshot::<u32>::new();
+        for (cpu, part) in parts.iter().enumerate() {
+            for (prefix, hist) in part {
+                for sum in [&mut merged, &mut by_cpu[cpu]] {
+                    sum.entry(*prefix)
+                        .or_insert_with(|| hist_user::Histogram::new(MAX_SLOT))
+                        .merge(hist)
+                        .unwrap();
+                }
+            }
+        }
+        assert_eq!(merged, counts.histograms, "an interval's CPUs add up to it");
+        if finished {
+            break;
+        }
+    }
+    let at_end = cumulative
+        .snapshot_per_cpu()
+        .unwrap()
+        .expect("a per-CPU map");
+    assert_eq!(by_cpu.len(), at_end.len(), "one part per possible CPU");
+    assert_eq!(
+        by_cpu, at_end,
+        "each CPU's intervals add up to what it counted"
+    );
+    let total: u64 = by_cpu.iter().map(total).sum();
+    assert_eq!(total, calls);
 }

@@ -38,7 +38,8 @@ fn usable_hooks() -> Vec<&'static str> {
 }
 
 /// Runs the workload on the NFS mount under `nfsdist -v -p PID [args]`; the totals per op and
-/// the hooks it reported.
+/// the hooks it reported. With `--precision`, the rows must be log-linear ones (`[a, b)`); with
+/// `--per-cpu`, there must be `cpu = N` sections.
 fn traced_workload(nfs: &LoopbackNfs, args: &[&str]) -> (Vec<(String, u64)>, String) {
     let file = nfs.mnt().join("file");
     let workload = Workload::spawn(&["files", file.to_str().unwrap(), &TIMES.to_string()]);
@@ -53,6 +54,16 @@ fn traced_workload(nfs: &LoopbackNfs, args: &[&str]) -> (Vec<(String, u64)>, Str
     let Traced { output, stderr, .. } = trace_around("nfsdist", &all, || {
         workload.take().unwrap().run_to_end();
     });
+    let log_linear = output
+        .lines()
+        .any(|l| l.starts_with("[") && l.contains(", "));
+    assert_eq!(
+        log_linear,
+        args.contains(&"--precision"),
+        "{args:?}:\n{output}"
+    );
+    let per_cpu = output.lines().any(|l| l.starts_with("cpu = "));
+    assert_eq!(per_cpu, args.contains(&"--per-cpu"), "{args:?}:\n{output}");
     (section_totals(&output), stderr)
 }
 
@@ -96,6 +107,19 @@ fn nfsdist_counts_every_call_of_a_known_workload_on_every_hook() {
             "nfsdist --attach {hook}: read, write, open, fsync, getattr × {TIMES} exact"
         ));
     }
+    // Finer buckets (`--precision 2`, maps sized for them at load): the counts still exact.
+    let (totals, stderr) = traced_workload(&nfs, &["--precision", "2"]);
+    assert_eq!(totals, expected, "--precision 2:\n{stderr}");
+    report("nfsdist --precision 2: read, write, open, fsync, getattr exact");
+    // `--per-cpu`: an `operation = …` section per CPU that ran the op; added up, exact.
+    let (per_cpu, stderr) = traced_workload(&nfs, &["--per-cpu"]);
+    let mut totals: Vec<(String, u64)> = expected.iter().map(|(op, _)| (op.clone(), 0)).collect();
+    for (op, count) in per_cpu {
+        let total = totals.iter_mut().find(|(known, _)| *known == op);
+        total.unwrap_or_else(|| panic!("{op}?\n{stderr}")).1 += count;
+    }
+    assert_eq!(totals, expected, "--per-cpu:\n{stderr}");
+    report("nfsdist --per-cpu: the CPUs' sections add up to every call");
     // The default plan picks the best hook there is for every op.
     let (totals, stderr) = traced_workload(&nfs, &[]);
     assert_eq!(totals, expected, "{stderr}");

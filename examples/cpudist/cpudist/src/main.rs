@@ -28,6 +28,8 @@ const EXAMPLES: &str = "examples:
     cpudist -e           # show the average per histogram
     cpudist -j 1         # one JSON object per second
     cpudist --percentiles 1 5        # p50, p90, p99, p99.9 after each histogram
+    cpudist --precision 3 1 5        # 8 buckets per power of two: within 12.5%
+    cpudist --per-cpu 1 5            # a histogram per CPU
     cpudist -O --heatmap off.svg 1 60   # a heatmap of one minute (.svg or .png)";
 
 /// Summarize on- and off-CPU time per task as a histogram.
@@ -41,16 +43,16 @@ struct Args {
     #[arg(short = 'T', long)]
     timestamp: bool,
     /// print a histogram per process ID
-    #[arg(short = 'P', long)]
+    #[arg(short = 'P', long, conflicts_with = "per_cpu")]
     pids: bool,
     /// print a histogram per thread ID (wins over -P, as in bcc)
-    #[arg(short = 'L', long)]
+    #[arg(short = 'L', long, conflicts_with = "per_cpu")]
     tids: bool,
     /// include CPU idle time
     #[arg(short = 'I', long)]
     include_idle: bool,
     /// show extension summary (average/total/count)
-    #[arg(short = 'e', long)]
+    #[arg(short = 'e', long, conflicts_with = "per_cpu")]
     extension: bool,
     #[command(flatten)]
     common: CommonArgs,
@@ -82,11 +84,16 @@ fn run(args: Args) -> Result<(), ToolError> {
             _ => 0,
         },
     };
-    // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf = tool.load(hist_user::objects!("cpudist"), config)?;
+    // Built twice (build.rs): start times in the task itself where the kernel can. The maps are
+    // sized for `--precision`; the per-task hash only when it is used, as it grows 2^K-fold.
+    let objects = hist_user::objects!("cpudist");
+    let per_task = args.pids || args.tids;
+    let mut ebpf = match per_task {
+        true => tool.load::<(Dist, TaskDist)>(objects, config)?,
+        false => tool.load::<Dist>(objects, config)?,
+    };
     tool.attach(&mut ebpf, &OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
-    let per_task = args.pids || args.tids;
     let view = View {
         banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),
         section: per_task.then_some(if args.tids { "tid" } else { "pid" }),

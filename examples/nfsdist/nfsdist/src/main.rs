@@ -20,6 +20,8 @@ const EXAMPLES: &str = "examples:
     nfsdist -j 1       # one JSON object per second
     nfsdist --prometheus 127.0.0.1:9435   # serve /metrics
     nfsdist --percentiles 1 5          # p50, p90, p99, p99.9 after each histogram
+    nfsdist --precision 2 5            # 4 buckets per power of two: within 25%
+    nfsdist --per-cpu 5                # the ops' histograms of each CPU
     nfsdist --heatmap nfs.svg 1 60     # a heatmap of one minute, all ops (.svg or .png)";
 
 /// Summarize NFS operation latency.
@@ -50,7 +52,7 @@ fn main() {
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf = tool.load(hist_user::objects!("nfsdist"), tool.settings())?;
+    let mut ebpf = tool.load::<NfsLatency>(hist_user::objects!("nfsdist"), tool.settings())?;
     tool.attach(&mut ebpf, &OPS)?;
     let view = View {
         banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),

@@ -4,18 +4,19 @@
 #![no_main]
 
 use aya_ebpf::{helpers::bpf_probe_read_kernel, macros::map};
-use hist_ebpf::{HashHist, Sums};
+use hist_ebpf::{PerCpuHashHist, Sums};
 use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 
 hist_ebpf::ebpf_program!(Config);
 
-/// The histogram `{op, slot}`: `(26 + 2) × 2` entries, from its description.
+/// The histogram `{op, slot}`, ebpf_exporter's key: `(26 + 2) × 2` entries, from its
+/// description, each with a counter per CPU (no atomics; `--per-cpu` shows them).
 #[map]
-static XFS_RECLAIM_LATENCY: HashHist<ReclaimLatency> = HashHist::new();
+static XFS_RECLAIM_LATENCY: PerCpuHashHist<ReclaimLatency> = PerCpuHashHist::new();
 #[map]
 static XFS_RECLAIM_LATENCY_SUM: Sums<ReclaimLatency> = Sums::new();
 #[map]
-static XFS_SCAN_LATENCY: HashHist<ScanLatency> = HashHist::new();
+static XFS_SCAN_LATENCY: PerCpuHashHist<ScanLatency> = PerCpuHashHist::new();
 #[map]
 static XFS_SCAN_LATENCY_SUM: Sums<ScanLatency> = Sums::new();
 

@@ -20,6 +20,8 @@ const EXAMPLES: &str = "examples:
     xfsreclaim 10 6            # 10 second summaries, 6 times
     xfsreclaim --prometheus 127.0.0.1:9435   # serve /metrics as ebpf_exporter did
     xfsreclaim --percentiles 10         # p50, p90, p99, p99.9 after each histogram
+    xfsreclaim --precision 3 10         # 8 buckets per power of two: within 12.5%
+    xfsreclaim --per-cpu 5              # the ops' histograms of each CPU
     xfsreclaim --heatmap reclaim.png 10 360   # a heatmap of an hour (.svg or .png)";
 
 /// Summarize XFS inode reclaim latency (without kprobes or fentry: XFS shrinker scans).
@@ -56,7 +58,8 @@ fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("xfsreclaim", args.common, ReclaimLatency::UNIT)?;
     let config = superblock_offsets(tool.settings())?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf = tool.load(hist_user::objects!("xfsreclaim"), config)?;
+    let mut ebpf =
+        tool.load::<(ReclaimLatency, ScanLatency)>(hist_user::objects!("xfsreclaim"), config)?;
     let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
     let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
     let view = View {

@@ -175,7 +175,7 @@ pub fn section_totals(output: &str) -> Vec<(String, u64)> {
     for line in output.lines() {
         if let Some(op) = line.strip_prefix("operation = ") {
             totals.push((op.to_owned(), 0));
-        } else if let (Some((_, rest)), Some(last)) = (line.split_once(" : "), totals.last_mut()) {
+        } else if let (Some(rest), Some(last)) = (row_counts(line), totals.last_mut()) {
             last.1 += rest
                 .split_whitespace()
                 .next()
@@ -184,6 +184,16 @@ pub fn section_totals(output: &str) -> Vec<(String, u64)> {
         }
     }
     totals
+}
+
+/// What follows the range of a histogram row: bcc's `  4 -> 7  : 12 |…|` or, in log-linear
+/// layouts (`--precision`), bpftrace's `[4, 5)  12 |…|` and `[3]  12 |…|`.
+fn row_counts(line: &str) -> Option<&str> {
+    match line.split_once(" : ") {
+        Some((_, rest)) => Some(rest),
+        None if line.starts_with('[') => line.split_once([')', ']']).map(|(_, rest)| rest),
+        None => None,
+    }
 }
 
 /// `GET /metrics` over a plain TCP connection: the body.
