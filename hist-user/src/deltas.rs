@@ -90,12 +90,12 @@ where
     ///
     /// [`Error::SharedMap`] for a map whose counters belong to no CPU (`HashHist`, `ArrayHist`).
     pub fn per_cpu(self) -> Result<Self, Error> {
-        let Some(per_cpu) = self.map.snapshot_per_cpu()? else {
+        if !self.map.is_per_cpu() {
             return Err(Error::SharedMap { map: H::NAME });
-        };
-        let cpus = per_cpu.len();
+        }
+        // No reading yet: every CPU's first interval holds all it counted so far.
         Ok(Self {
-            per_cpu: Some(vec![Snapshot::new(); cpus]),
+            per_cpu: Some(Vec::new()),
             ..self
         })
     }

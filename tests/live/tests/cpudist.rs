@@ -573,10 +573,13 @@ fn percentiles_hold_the_workloads_own_percentiles() {
 
 /// `--precision 3`, for one histogram (the per-CPU array) and per process (`-P`, the hash): the
 /// JSON names the log-linear layout of cpudist's range, every bucket that counted is at most
-/// an eighth of its first value wide, and each percentile of the workload's own sleeps is
+/// an eighth of its first value wide, and p50 and p90 of the workload's own sleeps are each
 /// within its bucket or the next one down or up, the estimate within twice the documented 12.5 %.
 /// A bucket either side, because the kernel's off-CPU time is a little shorter than what the
-/// workload times around `nanosleep`, and a bucket is now that little wide.
+/// workload times around `nanosleep`, and a bucket is now that little wide. Not p99 and p99.9:
+/// they are the two longest sleeps, where an emulated guest whose vCPU the host took away
+/// between the switch-in and the workload's clock read adds milliseconds to the workload's time
+/// alone (seen: 26.8 ms timed, 22.5–24.6 ms counted).
 #[test]
 fn precision_3_buckets_hold_the_workloads_sleeps() {
     for extra in [&["--precision", "3"][..], &["--precision", "3", "-P"]] {
@@ -605,7 +608,8 @@ fn precision_3_buckets_hold_the_workloads_sleeps() {
             .iter()
             .filter_map(|b| Some((b["low"].as_u64()?, b["high"].as_u64()?)))
             .collect();
-        for (p, percentile) in percentiles(hist, &took, &output) {
+        let central = percentiles(hist, &took, &output);
+        for (p, percentile) in central.into_iter().filter(|(p, _)| *p <= 90.0) {
             let truth = percentile.truth;
             let at = bounds
                 .iter()
