@@ -211,10 +211,12 @@ fn live_tasks() -> usize {
         .sum()
 }
 
-/// 20 000 processes come and go under `cpudist -O -P --attach hook`; then a sleeper sleeps.
+/// 5 000 processes come and go under `cpudist -O -P --attach hook`; then a sleeper sleeps. A
+/// start left behind by one process in 300 already breaks the bound below; more processes
+/// only cost time (20 000 took 31 s in an emulated guest).
 fn churn(hook: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    const PROCESSES: &str = "20000";
+    const PROCESSES: &str = "5000";
     let cpudist = Cpudist::start(&["-O", "-P", "--attach", hook]);
     common::Workload::spawn(&["churn", PROCESSES]).run_to_end();
     let sleeper = common::Workload::spawn(&["sleep", "20", "20"]);
