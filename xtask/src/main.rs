@@ -50,10 +50,10 @@ enum Cmd {
     Setup(setup::Options),
     /// Setup, then `cargo build --release` of the host crates
     Build,
-    /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test` (as root) and the
-    /// VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under QEMU. The
-    /// tests, the out-of-tree build and each guest are skipped when they passed before with
-    /// the same files, toolchain and kernel
+    /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test --release` (as
+    /// root) and the VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under
+    /// QEMU. The tests, the out-of-tree build and each guest are skipped when they passed before
+    /// with the same files, toolchain and kernel
     Test {
         /// Skip the VM stage (CI and the README's command run it)
         #[arg(long)]
@@ -194,10 +194,17 @@ fn test(ws: &Workspace, no_vm: bool, force: bool, kernels: &[String]) -> Result<
     // What the tests' outcome depends on besides the files: the eBPF toolchain and the kernel.
     let passed = Passed::new(&ws.root, &ws.target_dir(), force)?;
     let host_kernel = std::fs::read_to_string("/proc/version").unwrap_or_default();
-    let step = format!("HIST_TOOLS_DIR={dir} cargo test");
+    // Optimized, like the tools: the guests run these same binaries, and the build of the
+    // tests shares the tools' dependencies.
+    let step = format!("HIST_TOOLS_DIR={dir} cargo test --release");
     let key = passed.key("cargo test", &[&tc.name, &host_kernel]);
     if !passed.skip(key.as_ref(), &step) {
-        ws.step(&tc, &step, &["test"], &[("HIST_TOOLS_DIR", dir)])?;
+        ws.step(
+            &tc,
+            &step,
+            &["test", "--release"],
+            &[("HIST_TOOLS_DIR", dir)],
+        )?;
         passed.record(key.as_ref())?;
     }
     let key = passed.key("out of tree", &[&tc.name, &host_kernel]);
@@ -698,11 +705,11 @@ impl Workspace {
         Ok(dir)
     }
 
-    /// Builds the test binaries `(package, test target)` optimized and returns `(target, path)`
-    /// of each: emulated, unoptimized code is slow enough to matter. In the 6.1 guest the test
-    /// binaries took 370 s unoptimized and 224 s optimized (kallsyms and BTF read by hand, the
-    /// objects parsed before each load), and the release build shares most dependencies with
-    /// the tools'.
+    /// Builds every test binary as the host's test step does (`cargo test --release`: so here
+    /// nothing is rebuilt) and returns `(target, path)` of each of `wanted`'s `(package, test
+    /// target)`. Optimized, because emulated unoptimized code is slow enough to matter: in the
+    /// 6.1 guest the test binaries took 370 s unoptimized and 224 s optimized (kallsyms and BTF
+    /// read by hand, the objects parsed before each load).
     fn test_binaries(
         &self,
         tc: &Toolchain,
@@ -713,9 +720,6 @@ impl Workspace {
             cmd.env("CARGO_TARGET_DIR", dir);
         }
         cmd.args(["test", "--release", "--no-run", "--message-format=json"]);
-        for (package, _) in wanted {
-            cmd.args(["-p", package]);
-        }
         let out = cmd
             .current_dir(&self.root)
             .env("HIST_EBPF_TOOLCHAIN", &tc.name)
