@@ -1,8 +1,8 @@
 //! nfsdist against a real NFS client: a loopback NFSv4.2 mount of an exported tmpfs, where this
 //! kernel can serve and mount one (Debian's kernels in the VM stage: `nfsd`, `nfs` and `nfsv4`
 //! are modules there). A workload of known size runs under `nfsdist -p PID` on every hook this
-//! kernel offers for NFS's functions, forced one by one, and on the default plan: each op's
-//! histogram holds exactly the number of calls made. Where the kernel has no NFS at all, the
+//! kernel offers for NFS's functions, forced one by one, and on the default plan with
+//! `--precision 2 --per-cpu`: each op's histogram holds exactly the number of calls made. Where the kernel has no NFS at all, the
 //! tool's refusal is what latency_tools.rs checks.
 
 mod common;
@@ -107,22 +107,17 @@ fn nfsdist_counts_every_call_of_a_known_workload_on_every_hook() {
             "nfsdist --attach {hook}: read, write, open, fsync, getattr × {TIMES} exact"
         ));
     }
-    // Finer buckets (`--precision 2`, maps sized for them at load): the counts still exact.
-    let (totals, stderr) = traced_workload(&nfs, &["--precision", "2"]);
-    assert_eq!(totals, expected, "--precision 2:\n{stderr}");
-    report("nfsdist --precision 2: read, write, open, fsync, getattr exact");
-    // `--per-cpu`: an `operation = …` section per CPU that ran the op; added up, exact.
-    let (per_cpu, stderr) = traced_workload(&nfs, &["--per-cpu"]);
+    // The default plan, with finer buckets (`--precision 2`: maps sized for them at load) and
+    // an `operation = …` section per CPU that ran the op (`--per-cpu`): added up, exact.
+    let args = ["--precision", "2", "--per-cpu"];
+    let (per_cpu, stderr) = traced_workload(&nfs, &args);
     let mut totals: Vec<(String, u64)> = expected.iter().map(|(op, _)| (op.clone(), 0)).collect();
     for (op, count) in per_cpu {
         let total = totals.iter_mut().find(|(known, _)| *known == op);
         total.unwrap_or_else(|| panic!("{op}?\n{stderr}")).1 += count;
     }
-    assert_eq!(totals, expected, "--per-cpu:\n{stderr}");
-    report("nfsdist --per-cpu: the CPUs' sections add up to every call");
-    // The default plan picks the best hook there is for every op.
-    let (totals, stderr) = traced_workload(&nfs, &[]);
-    assert_eq!(totals, expected, "{stderr}");
+    assert_eq!(totals, expected, "{args:?}:\n{stderr}");
+    report("nfsdist --precision 2 --per-cpu: the CPUs' log-linear sections add up to every call");
     // Which build it loaded: the one with task storage where this kernel has it.
     let starts = if hist_user::kernel::task_storage_supported() {
         "nfsdist: task start times in task storage"
