@@ -28,7 +28,7 @@
 //! whose key size, value size or `max_entries` disagrees, so the two sides cannot drift apart
 //! into a silently wrong histogram.
 
-use core::ops::RangeInclusive;
+use core::{marker::PhantomData, ops::RangeInclusive};
 
 use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, map_entries};
 
@@ -67,9 +67,20 @@ impl<H: HistDesc> HistDescs for H {
     }
 }
 
+/// The map of `H` when this run does not use it: one entry, so that it takes no memory to
+/// speak of (a hash map's entries are allocated when it is created). cpudist's per-task hash
+/// without `-P`/`-L`: `tool.load::<(Dist, Unused<TaskDist>)>(…)`.
+pub struct Unused<H>(PhantomData<H>);
+
+impl<H: HistDesc> HistDescs for Unused<H> {
+    fn each_map(_: &Settings, mut map: impl FnMut(&'static str, u32)) {
+        map(H::NAME, 1);
+    }
+}
+
 macro_rules! hist_descs_tuple {
     ($($desc:ident),+) => {
-        impl<$($desc: HistDesc),+> HistDescs for ($($desc,)+) {
+        impl<$($desc: HistDescs),+> HistDescs for ($($desc,)+) {
             fn each_map(settings: &Settings, mut map: impl FnMut(&'static str, u32)) {
                 $($desc::each_map(settings, &mut map);)+
             }

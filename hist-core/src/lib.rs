@@ -41,7 +41,7 @@ pub mod start;
 pub use aya as __aya;
 #[doc(hidden)]
 pub use bytemuck as __bytemuck;
-pub use desc::{HistDesc, HistDescs, Layout, Settings, ToolConfig, Unit};
+pub use desc::{HistDesc, HistDescs, Layout, Settings, ToolConfig, Unit, Unused};
 pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
 pub use slot::{Buckets, Linear, Log2, LogLinear, log2, log2_u64, map_entries};

@@ -261,4 +261,14 @@ fn a_refined_layout_keeps_the_log2_range() {
             ("SINGLE", 8 + 8 * 33 + 1)
         ]
     );
+    // A map this run does not use: one entry, whatever the precision.
+    let mut maps = Vec::new();
+    let settings = Settings {
+        precision: 3,
+        ..Settings::default()
+    };
+    <(Single, hist_core::Unused<Latency>) as hist_core::HistDescs>::each_map(&settings, |n, e| {
+        maps.push((n, e))
+    });
+    assert_eq!(maps, [("SINGLE", 8 + 8 * 33 + 1), ("LATENCY", 1)]);
 }

@@ -11,7 +11,8 @@ use std::{
 };
 
 use aya::maps::MapType;
-use hist_user::hist_core::TASK_START_MAP;
+use cpudist_common::TaskDist;
+use hist_user::hist_core::{HistDesc as _, TASK_START_MAP};
 
 /// The tests measure scheduling: run them one at a time so they do not disturb each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -99,6 +100,9 @@ fn off_cpu_sleeps(hook: &str) {
     let workload = common::Workload::spawn(&["sleep", "20", "50"]);
     let pid = workload.pid().to_string();
     let cpudist = Cpudist::start(&["-O", "-p", &pid, "--attach", hook]);
+    // Without -P/-L the per-task hash is there (the program names it) but one entry long.
+    let task_dist = held_map(cpudist.child.id(), TaskDist::NAME);
+    assert_eq!(task_dist.max_entries(), 1);
     workload.run_to_end();
     let output = cpudist.interrupt();
     let rows = rows(&output);
@@ -167,10 +171,8 @@ fn per_process_sections_name_the_process() {
     );
 }
 
-/// The entries of the task start map (`HIST_TASK_START`) of the running cpudist `pid`, found
-/// through the map fds it holds; `None` when it is task storage, which the kernel frees with
-/// each task and user space cannot list. Which of the two it is must follow from the kernel.
-fn task_start_entries(pid: u32) -> Option<usize> {
+/// The map `name` of the running cpudist `pid`, found through the map fds it holds.
+fn held_map(pid: u32, name: &str) -> aya::maps::MapInfo {
     let mut ids = Vec::new();
     for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap() {
         let info = std::fs::read_to_string(fd.unwrap().path()).unwrap_or_default();
@@ -179,10 +181,17 @@ fn task_start_entries(pid: u32) -> Option<usize> {
                 .filter_map(|l| l.strip_prefix("map_id:\t")?.parse::<u32>().ok()),
         );
     }
-    let start = aya::maps::loaded_maps()
+    aya::maps::loaded_maps()
         .filter_map(Result::ok)
-        .find(|map| ids.contains(&map.id()) && map.name_as_str() == Some(TASK_START_MAP))
-        .unwrap_or_else(|| panic!("cpudist {pid} holds no {TASK_START_MAP} map (maps {ids:?})"));
+        .find(|map| ids.contains(&map.id()) && map.name_as_str() == Some(name))
+        .unwrap_or_else(|| panic!("cpudist {pid} holds no {name} map (maps {ids:?})"))
+}
+
+/// The entries of the task start map (`HIST_TASK_START`) of the running cpudist `pid`; `None`
+/// when it is task storage, which the kernel frees with each task and user space cannot list.
+/// Which of the two it is must follow from the kernel.
+fn task_start_entries(pid: u32) -> Option<usize> {
+    let start = held_map(pid, TASK_START_MAP);
     let in_task = hist_user::kernel::task_storage_supported();
     match start.map_type().unwrap() {
         MapType::TaskStorage => {
@@ -218,6 +227,8 @@ fn churn(hook: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const PROCESSES: &str = "5000";
     let cpudist = Cpudist::start(&["-O", "-P", "--attach", hook]);
+    let task_dist = held_map(cpudist.child.id(), TaskDist::NAME);
+    assert_eq!(task_dist.max_entries(), TaskDist::MAX_ENTRIES);
     common::Workload::spawn(&["churn", PROCESSES]).run_to_end();
     let sleeper = common::Workload::spawn(&["sleep", "20", "20"]);
     let pid = sleeper.pid();

@@ -11,7 +11,7 @@
 use clap::Parser;
 use cpudist_common::{Config, Dist, TaskDist};
 use hist_user::{
-    hist_core::HistDesc,
+    hist_core::{HistDesc, Unused},
     kernel::KernelBtf,
     plan::OpSpec,
     tool::{CommonArgs, Timestamp, Tool, ToolError, View},
@@ -85,12 +85,12 @@ fn run(args: Args) -> Result<(), ToolError> {
         },
     };
     // Built twice (build.rs): start times in the task itself where the kernel can. The maps are
-    // sized for `--precision`; the per-task hash only when it is used, as it grows 2^K-fold.
+    // sized for `--precision`; the per-task hash (7 MB at log2) only when it is used.
     let objects = hist_user::objects!("cpudist");
     let per_task = args.pids || args.tids;
     let mut ebpf = match per_task {
         true => tool.load::<(Dist, TaskDist)>(objects, config)?,
-        false => tool.load::<Dist>(objects, config)?,
+        false => tool.load::<(Dist, Unused<TaskDist>)>(objects, config)?,
     };
     tool.attach(&mut ebpf, &OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
