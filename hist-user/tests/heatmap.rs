@@ -476,3 +476,66 @@ fn a_long_run_of_many_buckets_keeps_every_cell_readable() {
     let (x, y) = grid[150][58].centre();
     assert_eq!(image.get_pixel(x, y).0, grid[150][58].fill);
 }
+
+/// The legend's count labels, `(count, y)`, top first: the numbers written right of the plot.
+fn legend_labels(path: &Path) -> Vec<(u64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let width: f64 = doc
+        .root_element()
+        .attribute("width")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let at =
+        |node: roxmltree::Node, name| -> f64 { node.attribute(name).unwrap().parse().unwrap() };
+    let mut labels: Vec<(u64, f64)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && at(*n, "x") > width - 120.0)
+        .filter_map(|n| Some((n.text()?.trim().parse().ok()?, at(n, "y"))))
+        .collect();
+    labels.sort_by(|a, b| a.1.total_cmp(&b.1));
+    labels
+}
+
+#[test]
+fn legend_labels_never_touch() {
+    for rows in [1, 20] {
+        for hottest in [
+            2,
+            9,
+            10,
+            11,
+            12,
+            99,
+            120,
+            1000,
+            1640,
+            1_234_567,
+            1_000_000_000_005,
+        ] {
+            let mut hist = Histogram::new(MAX_SLOT);
+            hist.add(3, hottest);
+            for slot in 4..3 + rows {
+                hist.add(slot, 1);
+            }
+            let mut heatmap = Heatmap::new(Layout::log2(MAX_SLOT), Unit::Microseconds, "l".into());
+            heatmap.push(start(), &hist);
+            let file = TempFile::new(&format!("legend-{rows}-{hottest}.svg"));
+            heatmap.write(&file.0).unwrap();
+            let labels = legend_labels(&file.0);
+            // The hottest count on top, then powers of ten below it, downwards.
+            assert_eq!(labels.first().map(|l| l.0), Some(hottest), "{labels:?}");
+            assert!(labels.windows(2).all(|w| w[0].0 > w[1].0), "{labels:?}");
+            let power_of_ten =
+                |n: u64| std::iter::successors(Some(1u64), |p| p.checked_mul(10)).any(|p| p == n);
+            assert!(labels[1..].iter().all(|l| power_of_ten(l.0)), "{labels:?}");
+            // A label's height (15 px) and a little apart: 12 once had 10 17 px below it.
+            for pair in labels.windows(2) {
+                assert!(pair[1].1 - pair[0].1 >= 18.0, "{rows} rows: {labels:?}");
+            }
+            // The bar is tall enough for 1 to have its label.
+            assert_eq!(labels.last().map(|l| l.0), Some(1), "{labels:?}");
+        }
+    }
+}

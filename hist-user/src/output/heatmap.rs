@@ -400,10 +400,19 @@ fn legend<DB: DrawingBackend>(
         let t = (n as f64).ln_1p() / (hottest as f64).ln_1p();
         top + bar - (t * bar as f64) as i32
     };
+    // `hottest` at the top; below it the powers of ten that leave a label's height of room
+    // to it and to the one drawn before (near the top, where a decade is a few pixels).
+    let room = LABEL_SIZE as i32 + 3;
+    let mut below = i32::MAX;
     let ticks = std::iter::successors(Some(1u64), |&n| n.checked_mul(10));
-    for n in ticks.take_while(|&n| y_of(n) > top + 16).chain([hottest]) {
-        root.draw(&Text::new(n.to_string(), (x + 24, y_of(n)), left.clone()))?;
+    for n in ticks.take_while(|&n| n < hottest) {
+        let y = y_of(n);
+        if y - top >= room && below - y >= room {
+            root.draw(&Text::new(n.to_string(), (x + 24, y), left.clone()))?;
+            below = y;
+        }
     }
+    root.draw(&Text::new(hottest.to_string(), (x + 24, top), left.clone()))?;
     for (i, note) in ["count", "(log scale,", "white = 0)"].iter().enumerate() {
         let at = (x, top + bar + 16 + 18 * i as i32);
         root.draw(&Text::new(*note, at, left.clone()))?;
