@@ -4,26 +4,10 @@
 
 mod common;
 
-use aya::EbpfLoader;
-use hist_live_tests::{
-    PROBES,
-    descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT},
-};
+use hist_live_tests::descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT};
 use hist_user::{ArrayHistMap, DropCounters, HashHistMap, HistMap, IntervalReader, Snapshot};
 
 const CALLS: u64 = 100_000;
-
-/// A child that will make `calls` getpid() from `threads` threads once started, and the test
-/// probes loaded and attached to count its calls.
-fn counted_getpid(calls: u64, threads: u32) -> (common::Workload, aya::Ebpf) {
-    let workload = common::Workload::spawn(&["getpid", &calls.to_string(), &threads.to_string()]);
-    let mut ebpf = EbpfLoader::new()
-        .override_global("TARGET_TGID", &workload.pid(), true)
-        .load(PROBES)
-        .expect("load test probes");
-    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
-    (workload, ebpf)
-}
 
 fn total<P>(snapshot: &Snapshot<P>) -> u64 {
     snapshot.values().map(|hist| hist.total()).sum()
@@ -31,7 +15,7 @@ fn total<P>(snapshot: &Snapshot<P>) -> u64 {
 
 #[test]
 fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
-    let (workload, mut ebpf) = counted_getpid(CALLS, 2);
+    let (workload, mut ebpf) = common::getpid_traced_by("count_getpid", CALLS, 2);
 
     workload.run_to_end();
 
@@ -107,7 +91,7 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
 fn intervals_of_a_busy_map_add_up_to_every_event() {
     // 2 000 000 on real hardware; fewer under emulation, which is that much slower.
     let calls = 2_000_000 / u64::from(common::time_scale());
-    let (mut workload, mut ebpf) = counted_getpid(calls, 4);
+    let (mut workload, mut ebpf) = common::getpid_traced_by("count_getpid", calls, 4);
     // The same events go to both maps: one read every 10 ms, one only at the end.
     let drops = DropCounters::open(&mut ebpf).unwrap();
     let mut intervals =
@@ -149,7 +133,7 @@ fn intervals_of_a_busy_map_add_up_to_every_event() {
 #[test]
 fn intervals_by_cpu_add_up_by_cpu() {
     let calls = 200_000 / u64::from(common::time_scale());
-    let (mut workload, mut ebpf) = counted_getpid(calls, 4);
+    let (mut workload, mut ebpf) = common::getpid_traced_by("count_getpid", calls, 4);
     let map = HistMap::<CountPerCpuArray>::open(&mut ebpf).unwrap();
     let mut intervals = IntervalReader::new(map, None).per_cpu().unwrap();
     let cumulative = HistMap::<CountPerCpuHash>::open(&mut ebpf).unwrap();

@@ -4,12 +4,8 @@
 
 mod common;
 
-use aya::EbpfLoader;
 use hist_core::{HistDesc, Layout, Unit};
-use hist_live_tests::{
-    PROBES,
-    descs::{CountHash, CountPerCpuArray as CountArray},
-};
+use hist_live_tests::descs::{CountHash, CountPerCpuArray as CountArray};
 use hist_user::{Error, HistMap};
 
 /// Declares a description of a test-probe map (`tests/hist-test-probes`: log2 up to slot 11).
@@ -32,19 +28,9 @@ desc!(OtherSize, "COUNT_HASH", u32, 11, 8);
 desc!(OtherName, "COUNT_HASHES", u32, 11, 4);
 const CALLS: u64 = 1000;
 
-fn loaded() -> (aya::Ebpf, common::Workload) {
-    let workload = common::Workload::spawn(&["getpid", &CALLS.to_string(), "1"]);
-    let mut ebpf = EbpfLoader::new()
-        .override_global("TARGET_TGID", &workload.pid(), true)
-        .load(PROBES)
-        .expect("load test probes");
-    common::attach_tracepoint(&mut ebpf, "count_getpid", "syscalls", "sys_enter_getpid");
-    (ebpf, workload)
-}
-
 #[test]
 fn the_right_description_reads_the_map() {
-    let (mut ebpf, workload) = loaded();
+    let (workload, mut ebpf) = common::getpid_traced_by("count_getpid", CALLS, 1);
     workload.run_to_end();
     let hash = HistMap::<CountHash>::open(&mut ebpf).unwrap();
     let total: u64 = hash.snapshot().unwrap().values().map(|h| h.total()).sum();
@@ -58,7 +44,7 @@ fn refused<H: HistDesc>() -> String
 where
     H::Prefix: Ord + aya::Pod,
 {
-    let (mut ebpf, _workload) = loaded();
+    let (_workload, mut ebpf) = common::getpid_traced_by("count_getpid", CALLS, 1);
     match HistMap::<H>::open(&mut ebpf) {
         Ok(_) => panic!("{} opened", std::any::type_name::<H>()),
         Err(error) => error.to_string(),
@@ -118,7 +104,7 @@ fn a_sum_map_that_disagrees_is_refused() {
 
 #[test]
 fn another_name_is_refused() {
-    let (mut ebpf, _workload) = loaded();
+    let (_workload, mut ebpf) = common::getpid_traced_by("count_getpid", CALLS, 1);
     let error = HistMap::<OtherName>::open(&mut ebpf)
         .err()
         .expect("no such map");

@@ -6,24 +6,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aya::{EbpfLoader, maps::HashMap};
+use aya::maps::HashMap;
 use hist_core::DropCause;
-use hist_live_tests::{
-    PROBES,
-    descs::{RoomyHist, TinyHist},
-};
+use hist_live_tests::descs::{RoomyHist, TinyHist};
 use hist_user::{DropCounters, HistMap};
 
 const CALLS: u64 = 20_000;
 
 #[test]
 fn full_maps_count_exactly_what_they_could_not_hold() {
-    let workload = common::Workload::spawn(&["getpid", &CALLS.to_string(), "2"]);
-    let mut ebpf = EbpfLoader::new()
-        .override_global("TARGET_TGID", &workload.pid(), true)
-        .load(PROBES)
-        .expect("load test probes");
-    common::attach_tracepoint(&mut ebpf, "drops_getpid", "syscalls", "sys_enter_getpid");
+    let (workload, mut ebpf) = common::getpid_traced_by("drops_getpid", CALLS, 2);
     let drops = DropCounters::open(&mut ebpf)
         .unwrap()
         .expect("an object using hist-ebpf has drop counters");

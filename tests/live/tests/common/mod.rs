@@ -20,6 +20,18 @@ pub fn tool_bin(name: &str) -> String {
     format!("{dir}/{name}")
 }
 
+/// A child that will make `calls` getpid() from `threads` threads once started, and the test
+/// probes loaded for it, their `program` attached to `sys_enter_getpid`.
+pub fn getpid_traced_by(program: &str, calls: u64, threads: u32) -> (Workload, aya::Ebpf) {
+    let workload = Workload::spawn(&["getpid", &calls.to_string(), &threads.to_string()]);
+    let mut ebpf = aya::EbpfLoader::new()
+        .override_global("TARGET_TGID", &workload.pid(), true)
+        .load(hist_live_tests::PROBES)
+        .expect("load test probes");
+    attach_tracepoint(&mut ebpf, program, "syscalls", "sys_enter_getpid");
+    (workload, ebpf)
+}
+
 /// A child running the `workload` binary, stopped until [`Workload::start`].
 pub struct Workload {
     child: Child,
