@@ -88,7 +88,7 @@ enum Cmd {
         )]
         args: Vec<String>,
     },
-    /// Setup, build cpudist (release) and run it with ARGS (as root, or with CAP_BPF and CAP_PERFMON) (default: `1 5`)
+    /// Setup, build cpudist (release) and run it with ARGS (default: `1 5`); needs root, or CAP_BPF and CAP_PERFMON
     #[command(disable_help_flag = true)]
     Run {
         /// Arguments for cpudist (`cargo xtask run --help` shows cpudist's help)
