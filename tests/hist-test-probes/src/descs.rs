@@ -71,3 +71,26 @@ pub const SLOT_LAYOUTS: [hist_core::Layout; 3] = [
     hist_core::Layout::linear(1000, 100, 50),
     hist_core::Layout::LogLinear(hist_core::LogLinear::covering(3, 35)),
 ];
+
+/// The top finite log2 slot of the nesting test: values up to 2^41 ns (36 minutes).
+pub const NEST_MAX_SLOT: u32 = 40;
+
+/// The on-CPU time of each of the workload's slices in log2 slots, beside [`NestFine`].
+pub struct NestLog2;
+impl HistDesc for NestLog2 {
+    type Prefix = u32;
+    const NAME: &'static str = "NEST_LOG2";
+    const LAYOUT: Layout = Layout::log2(NEST_MAX_SLOT);
+    const UNIT: Unit = Unit::Nanoseconds;
+    const PREFIXES: u32 = 1;
+}
+
+/// The same values, 8 sub-buckets per power of two over the same range (`--precision 3`).
+pub struct NestFine;
+impl HistDesc for NestFine {
+    type Prefix = u32;
+    const NAME: &'static str = "NEST_FINE";
+    const LAYOUT: Layout = NestLog2::LAYOUT.refined(3);
+    const UNIT: Unit = Unit::Nanoseconds;
+    const PREFIXES: u32 = 1;
+}

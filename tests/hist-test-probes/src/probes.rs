@@ -3,7 +3,7 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns,
     },
     macros::{map, tracepoint},
-    maps::{Array, HashMap},
+    maps::{Array, HashMap, PerCpuArray},
     programs::TracePointContext,
 };
 use hist_ebpf::{
@@ -14,7 +14,7 @@ use hist_ebpf::hist_core::Buckets as _;
 
 use crate::descs::{
     CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS, KeysHist,
-    RoomyHist, SLOT_LAYOUTS, SLOT_VALUES, TinyHist,
+    NestFine, NestLog2, RoomyHist, SLOT_LAYOUTS, SLOT_VALUES, TinyHist,
 };
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
@@ -162,6 +162,38 @@ pub fn slots_getpid(_ctx: TracePointContext) -> u32 {
         // SAFETY: an array map value, ours for the duration of the program.
         unsafe { *out = slots };
     }
+    0
+}
+
+// ---- nesting: the same live values in a log2 and a log-linear histogram ----
+
+#[map]
+static NEST_LOG2: ArrayHist<NestLog2> = ArrayHist::new();
+#[map]
+static NEST_FINE: ArrayHist<NestFine> = ArrayHist::new();
+/// When the current task of each CPU was switched in (as cpudist keeps it).
+#[map]
+static NEST_SWITCHED_IN: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// At every switch, the on-CPU time of the outgoing task, when it is one of the target's:
+/// recorded once into each histogram, so that each log2 slot holds exactly what its
+/// sub-buckets hold.
+#[tracepoint]
+pub fn nest_sched_switch(_ctx: TracePointContext) -> u32 {
+    // SAFETY: BPF helper without arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let Some(switched_in) = NEST_SWITCHED_IN.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's own slot of a per-CPU array; nothing else writes it meanwhile.
+    let since = unsafe { core::mem::replace(&mut *switched_in, now) };
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if since == 0 || tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    NEST_LOG2.record(0, now - since);
+    NEST_FINE.record(0, now - since);
     0
 }
 

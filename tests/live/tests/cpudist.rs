@@ -12,7 +12,7 @@ use std::{
 
 use aya::maps::MapType;
 use cpudist_common::TaskDist;
-use hist_user::hist_core::{HistDesc as _, TASK_START_MAP};
+use hist_user::hist_core::{self, Buckets as _, HistDesc as _, TASK_START_MAP};
 
 /// The tests measure scheduling: run them one at a time so they do not disturb each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -315,6 +315,46 @@ fn bad_input_gets_one_clear_line() {
     assert_eq!((status, stdout.trim()), (0, "cpudist 0.1.0"));
 }
 
+/// Every output a run will write is checked before tracing starts (no banner on stdout, one
+/// line, exit 1 at once), not after the run, when the histograms would be lost.
+#[test]
+fn outputs_that_cannot_be_written_are_refused_before_tracing() {
+    assert_one_line_error(
+        &["--heatmap", "/nonexistent/dir/x.svg", "1", "1"],
+        1,
+        "cannot write the heatmap to /nonexistent/dir/x.svg: No such file or directory",
+    );
+    assert_one_line_error(
+        &["--prometheus", ":abc", "1", "1"],
+        1,
+        "cannot listen on :abc: ",
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    assert_one_line_error(
+        &["--prometheus", &addr, "1", "1"],
+        1,
+        &format!("cannot listen on {addr}: Address already in use"),
+    );
+    // A writable heatmap file that does not exist yet is created at once, and written at exit.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.svg");
+    let mut cpudist = Command::new(cpudist_bin())
+        .args(["--heatmap", file.to_str().unwrap(), "1", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(cpudist.stdout.as_mut().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    assert!(banner.starts_with("Tracing on-CPU time"), "{banner}");
+    assert!(file.exists(), "the heatmap file is created before tracing");
+    assert!(cpudist.wait().unwrap().success());
+    let image = std::fs::read_to_string(&file).unwrap();
+    assert!(image.starts_with("<svg"), "{image}");
+}
+
 #[test]
 fn interval_and_count_print_that_many_histograms() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -374,7 +414,12 @@ fn unprivileged_user_is_told_what_is_missing() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr.trim_end(),
-        "cpudist: not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run with sudo)"
+        format!(
+            "cpudist: not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run \
+             with sudo, or have root grant them to this program, again after each build: \
+             setcap cap_bpf,cap_perfmon+ep {})",
+            std::fs::canonicalize(&cpudist).unwrap().display()
+        )
     );
 }
 
@@ -549,25 +594,39 @@ fn per_cpu_histograms_add_up_to_the_sleeps() {
     );
 }
 
-/// `--percentiles` in JSON: each percentile's bucket holds the true percentile of the sleeps
-/// the workload timed itself (nearest rank), and the estimate is within the documented error
-/// (more than half, less than twice the true value, in a log2 bucket). The sleeps sit in the
-/// middle of their buckets (1.4, 5.8 and 23 ms) and the percentiles' ranks far from where one
-/// length gives way to the next, so that the short off-CPU events the workload did not time
-/// (up to 18 of them in the emulated guests, all under 2 ms) cannot move a percentile to
-/// another bucket: p50 is the 50th of 100 sleeps, in the middle of the 5.8 ms ones (31st to
-/// 80th), and stays among them with up to 38 more events below them.
+/// `--percentiles` in JSON, against the sleeps the workload timed itself. The sleeps sit in the
+/// middle of their log2 buckets (1.4, 5.8 and 23 ms) and p50 and p90 far from where one length
+/// gives way to the next, so that the short off-CPU events the workload did not time (up to 18
+/// of them in the emulated guests, all under 2 ms) cannot move them to another bucket: p50 is
+/// the 50th of 100 sleeps, in the middle of the 5.8 ms ones (31st to 80th), and stays among them
+/// with up to 38 more events below them. So p50's and p90's buckets hold the workload's own
+/// p50 and p90 (nearest rank), and the estimates are within the documented error (more than
+/// half, less than twice the true value): the workload's clock runs 10–25 % long under
+/// emulation and load, far less than a log2 bucket's width.
+///
+/// p99, p99.9 and the highest bucket are the longest sleeps, where an emulated guest whose vCPU
+/// the host took away between the switch-in and the workload's clock read adds milliseconds to
+/// the workload's time alone (seen: 26.8 ms timed, 22.5–24.6 ms counted). There the oracle is
+/// one-sided and exact: the kernel's off-CPU interval of a sleep lies inside the workload's
+/// timing of it (same clock, `CLOCK_MONOTONIC`), so each bucket starts at or below the
+/// workload's value; and it is the bucket of the 23 ms sleeps or above.
 #[test]
 fn percentiles_hold_the_workloads_own_percentiles() {
     let (output, took) = timed_sleeps(&[]);
     let interval: serde_json::Value = serde_json::from_str(output.trim()).expect("one JSON line");
     let hist = &interval["histograms"][0];
     for (p, percentile) in percentiles(hist, &took, &output) {
-        let truth = percentile.truth;
+        let (truth, bounds) = (percentile.truth, &percentile.bounds);
+        if p > 90.0 {
+            assert!(
+                *bounds.start() <= truth && *bounds.end() >= 16384,
+                "p{p}: {bounds:?} for the workload's {truth} µs, a sleep of 23 ms:\n{output}"
+            );
+            continue;
+        }
         assert!(
-            percentile.bounds.contains(&truth),
-            "p{p}: the workload's {truth} µs is not in {:?}:\n{output}",
-            percentile.bounds
+            bounds.contains(&truth),
+            "p{p}: the workload's {truth} µs is not in {bounds:?}:\n{output}"
         );
         let ratio = percentile.estimate / truth as f64;
         assert!(
@@ -579,20 +638,18 @@ fn percentiles_hold_the_workloads_own_percentiles() {
     let max = &hist["percentiles"]["max"];
     let largest = *took.last().unwrap();
     assert!(
-        max["low"].as_u64().unwrap() <= largest && largest <= max["high"].as_u64().unwrap(),
-        "the longest sleep, {largest} µs, is not in the max bucket {max}:\n{output}"
+        max["low"].as_u64().unwrap() <= largest && max["high"].as_u64() >= Some(16384),
+        "the longest sleep, {largest} µs, and the max bucket {max}:\n{output}"
     );
 }
 
 /// `--precision 3`, for one histogram (the per-CPU array) and per process (`-P`, the hash): the
-/// JSON names the log-linear layout of cpudist's range, every bucket that counted is at most
-/// an eighth of its first value wide, and p50 and p90 of the workload's own sleeps are each
-/// within its bucket or the next one down or up, the estimate within twice the documented 12.5 %.
-/// A bucket either side, because the kernel's off-CPU time is a little shorter than what the
-/// workload times around `nanosleep`, and a bucket is now that little wide. Not p99 and p99.9:
-/// they are the two longest sleeps, where an emulated guest whose vCPU the host took away
-/// between the switch-in and the workload's clock read adds milliseconds to the workload's time
-/// alone (seen: 26.8 ms timed, 22.5–24.6 ms counted).
+/// JSON names the log-linear layout of cpudist's range, every bucket that counted is at most an
+/// eighth of its first value wide and is a bucket of that layout, and p50 and p90 each lie in a
+/// bucket that holds its estimate and sits inside the log2 bucket of the workload's own p50 and
+/// p90. The workload's clock is checked at log2 width only: under emulation and load it runs
+/// 10–25 % long, wider than an eighth. That the fine buckets hold exactly what log2's do is
+/// `slots.rs`' nesting test, with no clock but the kernel's.
 #[test]
 fn precision_3_buckets_hold_the_workloads_sleeps() {
     for extra in [&["--precision", "3"][..], &["--precision", "3", "-P"]] {
@@ -602,47 +659,37 @@ fn precision_3_buckets_hold_the_workloads_sleeps() {
         let layout = &interval["layout"]["log_linear"];
         assert_eq!(layout["precision"], 3, "{extra:?}: {output}");
         // 8 sub-buckets of each power of two up to 2^36 µs, as log2's 35 slots reach.
-        assert_eq!(
-            layout["max_slot"],
-            (35 - 3 + 2) * 8 - 1,
-            "{extra:?}: {output}"
-        );
+        let fine = hist_core::Layout::log2(35).refined(3);
+        assert_eq!(layout["max_slot"], fine.max_slot(), "{extra:?}: {output}");
+        assert_eq!(fine.max_slot(), (35 - 3 + 2) * 8 - 1);
         let hist = &interval["histograms"][0];
         let buckets = hist["buckets"].as_array().unwrap();
         for bucket in buckets.iter().filter(|b| b["count"].as_u64() > Some(0)) {
             let (low, high) = (bucket["low"].as_u64().unwrap(), bucket["high"].as_u64());
             let high = high.unwrap_or_else(|| panic!("the overflow slot counted:\n{output}"));
+            assert_eq!(
+                fine.bounds(fine.slot(low)),
+                low..=high,
+                "{extra:?}: {bucket} is not a bucket of the layout:\n{output}"
+            );
             assert!(
                 high - low < (low / 8).max(1),
                 "{extra:?}: {bucket}:\n{output}"
             );
         }
-        let bounds: Vec<(u64, u64)> = buckets
-            .iter()
-            .filter_map(|b| Some((b["low"].as_u64()?, b["high"].as_u64()?)))
-            .collect();
         let central = percentiles(hist, &took, &output);
         for (p, percentile) in central.into_iter().filter(|(p, _)| *p <= 90.0) {
-            let truth = percentile.truth;
-            let at = bounds
-                .iter()
-                .position(|&(low, _)| low == *percentile.bounds.start())
-                .unwrap();
-            // The JSON lists buckets up to the last that counted; the one above that is at
-            // most an eighth of its first value wide.
-            let high = *percentile.bounds.end();
-            let below = bounds[at.saturating_sub(1)].0;
-            let above = bounds.get(at + 1).map_or(high + (high + 1) / 8, |b| b.1);
+            let (truth, bounds) = (percentile.truth, &percentile.bounds);
+            assert_eq!(fine.bounds(fine.slot(*bounds.start())), *bounds, "{output}");
+            let log2 = |v: u64| hist_core::log2_u64(v);
             assert!(
-                (below..=above).contains(&truth),
-                "{extra:?} p{p}: the workload's {truth} µs is not within a bucket of {:?}:\n{output}",
-                percentile.bounds
+                log2(*bounds.start()) == log2(truth) && log2(*bounds.end()) == log2(truth),
+                "{extra:?} p{p}: {bounds:?} is not in the log2 bucket of the workload's {truth} µs:\n{output}"
             );
-            let error = (percentile.estimate / truth as f64 - 1.0).abs();
+            let estimate = percentile.estimate;
             assert!(
-                error < 0.25,
-                "{extra:?} p{p}: estimate {} for {truth} µs:\n{output}",
-                percentile.estimate
+                *bounds.start() as f64 <= estimate && estimate <= *bounds.end() as f64 + 1.0,
+                "{extra:?} p{p}: estimate {estimate} outside {bounds:?}:\n{output}"
             );
         }
     }

@@ -121,6 +121,7 @@ fn test_probes_load() {
             "count_getpid".into(),
             "drops_getpid".into(),
             "keys_sched_switch".into(),
+            "nest_sched_switch".into(),
             "slots_getpid".into(),
         ],
     );
