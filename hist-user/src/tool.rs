@@ -256,6 +256,8 @@ pub struct Tool {
     object: Cell<&'static [u8]>,
     /// What is attached outside the `Ebpf` (fentry on module functions), kept while tracing.
     attached: RefCell<Vec<Attached>>,
+    /// `--prometheus`' address, bound at start and served once tracing.
+    metrics: Cell<Option<output::server::Listener>>,
 }
 
 impl Tool {
@@ -266,9 +268,18 @@ impl Tool {
         let interval = Duration::from_secs(args.interval.unwrap_or(99_999_999));
         let intervals =
             Intervals::new(interval).map_err(|e| ToolError::Io(format!("blocking SIGINT: {e}")))?;
+        // Every output the run will write is checked before anything is traced: a heatmap
+        // lost at the end of an hour's run, or a port taken, is said now.
         if let Some(file) = &args.heatmap {
-            output::heatmap::check_file_name(file)?;
+            output::heatmap::check_file(file)?;
         }
+        let metrics = match &args.prometheus {
+            Some(addr) => Some(
+                output::server::MetricsServer::bind(addr)
+                    .map_err(|e| ToolError::Io(e.to_string()))?,
+            ),
+            None => None,
+        };
         kernel::check_privileges()?;
         if let Some(pid) = args.pid
             && !Path::new(&format!("/proc/{pid}")).exists()
@@ -288,6 +299,7 @@ impl Tool {
             settings: Cell::new(Settings::new(unit)),
             object: Cell::new(&[]),
             attached: RefCell::new(Vec::new()),
+            metrics: Cell::new(metrics),
         })
     }
 
@@ -425,8 +437,8 @@ impl Tool {
         } else {
             println!("{}", view.banner);
         }
-        if let Some(addr) = &self.args.prometheus {
-            return self.serve(addr, map, drops, view);
+        if let Some(listener) = self.metrics.take() {
+            return self.serve(listener, map, drops, view);
         }
         // Each interval shows what was counted since the previous one, without clearing the
         // map: the intervals add up exactly (see `IntervalReader`).
@@ -585,7 +597,7 @@ impl Tool {
 
     fn serve<H: HistDesc + 'static>(
         &self,
-        addr: &str,
+        listener: output::server::Listener,
         map: HistMap<H>,
         drops: Option<DropCounters>,
         view: &View<H::Prefix>,
@@ -603,7 +615,7 @@ impl Tool {
             ..*view
         };
         let map = Arc::new(Mutex::new(map));
-        let server = output::server::MetricsServer::start(addr, move || {
+        let server = output::server::MetricsServer::serve(listener, move || {
             let map = map
                 .lock()
                 .map_err(|_| "the map reader panicked".to_string())?;

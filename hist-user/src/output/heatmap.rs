@@ -125,6 +125,17 @@ pub enum HeatmapError {
         /// The file asked for.
         path: PathBuf,
     },
+    /// The file cannot be opened for writing (a missing folder, no permission).
+    #[error(
+        "cannot write the heatmap to {}: {cause}; name a file in a folder you can write to",
+        path.display()
+    )]
+    Open {
+        /// The file asked for.
+        path: PathBuf,
+        /// Why it cannot be opened.
+        cause: std::io::Error,
+    },
     /// plotters could not draw the heatmap or write the file (a missing directory, a full
     /// disk…).
     #[error("cannot write the heatmap to {}: {message}", path.display())]
@@ -136,10 +147,21 @@ pub enum HeatmapError {
     },
 }
 
-/// Checks that [`Heatmap::write`] knows the type of `path` (`.svg` or `.png`), so that a tool
-/// can refuse a bad `--heatmap FILE` before it starts tracing rather than at exit.
-pub fn check_file_name(path: &Path) -> Result<(), HeatmapError> {
-    is_svg(path).map(drop)
+/// Checks that [`Heatmap::write`] can write `path`: its type is known (`.svg` or `.png`) and the
+/// file can be opened for writing (it is created, empty, when it does not exist), so that a tool
+/// refuses a bad `--heatmap FILE` before it starts tracing rather than at exit, after the run.
+pub fn check_file(path: &Path) -> Result<(), HeatmapError> {
+    is_svg(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|cause| HeatmapError::Open {
+            path: path.into(),
+            cause,
+        })
 }
 
 /// `true` for `.svg`, `false` for `.png`, in any case.

@@ -1,8 +1,9 @@
 //! `--prometheus ADDR`: an HTTP server answering `GET /metrics`, on threads of its own.
 //!
 //! [`MetricsServer::start`] binds `ADDR` at once, so a bad or busy address is a one-line error
-//! before the tool does anything else (`cannot listen on 127.0.0.1:99999: port "99999" is not
-//! a number from 0 to 65535`), then serves until it is dropped.
+//! (`cannot listen on 127.0.0.1:99999: port "99999" is not a number from 0 to 65535`), then
+//! serves until it is dropped. A tool binds first ([`MetricsServer::bind`]), before it loads
+//! anything, and serves the bound address once tracing ([`MetricsServer::serve`]).
 //!
 //! | request | answer |
 //! |---|---|
@@ -76,6 +77,21 @@ pub struct Error {
 /// What renders a scrape: the text, or a one-line reason for a 500.
 type Render = dyn Fn() -> Result<String, String> + Send;
 
+/// An address bound for a [`MetricsServer`], not served yet.
+#[derive(Debug)]
+pub struct Listener {
+    addr: String,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl Listener {
+    /// The address bound, with the port it got for port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
 /// An HTTP server of `/metrics` on threads of its own; it stops when dropped.
 pub struct MetricsServer {
     local_addr: SocketAddr,
@@ -102,12 +118,36 @@ impl MetricsServer {
     where
         F: Fn() -> Result<String, String> + Send + 'static,
     {
+        Self::serve(Self::bind(addr)?, render)
+    }
+
+    /// Binds `addr` (see the [module docs](self#addr)), for [`serve`](Self::serve) to serve
+    /// later: a tool checks its address this way before it starts tracing.
+    pub fn bind(addr: &str) -> Result<Listener, Error> {
         let error = |cause| Error {
             addr: addr.to_owned(),
             cause,
         };
         let listener = bind(addr).map_err(error)?;
         let local_addr = listener.local_addr().map_err(error)?;
+        Ok(Listener {
+            addr: addr.to_owned(),
+            listener,
+            local_addr,
+        })
+    }
+
+    /// Serves `GET /metrics` on a bound address, as [`start`](Self::start) does.
+    pub fn serve<F>(listener: Listener, render: F) -> Result<MetricsServer, Error>
+    where
+        F: Fn() -> Result<String, String> + Send + 'static,
+    {
+        let Listener {
+            addr,
+            listener,
+            local_addr,
+        } = listener;
+        let error = |cause| Error { addr, cause };
         let stopping = Arc::new(AtomicBool::new(false));
         let render: Arc<Mutex<Box<Render>>> = Arc::new(Mutex::new(Box::new(render)));
         let thread = thread::Builder::new()
