@@ -9,17 +9,21 @@
 //! }
 //! ```
 //!
-//! * The eBPF toolchain is `$HIST_EBPF_TOOLCHAIN`, else the first of `nightly` and `hist-bpf`
-//!   (Debian's rustc, as `cargo xtask setup` links it) that has the library sources
-//!   (`rust-src`), which `-Z build-std=core` needs. It is used with `RUSTC_BOOTSTRAP=1`, so a
-//!   stable compiler works too, and plain `cargo build` works once set-up has run.
+//! * The eBPF toolchain is `$HIST_EBPF_TOOLCHAIN` (a rustup toolchain's name, or the folder of
+//!   one installed without rustup, such as `/usr`), else a rustup `nightly`, else the Rust
+//!   installed in `/usr` (Debian's `rustc-web`, `cargo-web` and `rust-web-src`), whichever first
+//!   has the library sources (`rust-src`) that `-Z build-std=core` needs. It is used with
+//!   `RUSTC_BOOTSTRAP=1`, so a stable compiler works too, and plain `cargo build` works once
+//!   set-up has run. rustup itself is not needed.
 //! * Each crate's package name is its folder's name (`nfsdist-ebpf`).
 //! * Every eBPF crate of the workspace is built into one folder, `<target>/ebpf`, whatever the
 //!   profile or command (build, test, clippy, doc) that runs the build script: `core` and each
 //!   object are compiled once and then found fresh. (aya-build builds into each build script's
 //!   own `OUT_DIR`, so a workspace with three tools rebuilt `core` about seven times.)
-//! * The nested build is quiet when it works; when it fails, its errors are shown and the build
-//!   script fails with one line saying what to do.
+//! * The nested build runs as many jobs as the outer one (`cargo build -j N` reaches build
+//!   scripts as `NUM_JOBS`). Its compiler warnings are shown as the build script's warnings;
+//!   when it fails, its errors are shown and the build script fails with one line saying what
+//!   to do.
 //! * The build reruns when a crate the eBPF object is built from by path changes: the eBPF
 //!   crate, its shared `-common` crate, and hist-ebpf / hist-core when they are path
 //!   dependencies (from the nested build's own list, so it holds in any workspace).
@@ -91,15 +95,20 @@ pub fn ebpf_variants(root_dirs: &[&str], features: &[&str]) -> Result {
 }
 
 /// One nested build of `packages`, with `feature` on in each, into [`shared_target_dir`].
-fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&str>) -> Result {
+fn build(
+    packages: &[&str],
+    toolchain: &Toolchain,
+    out_dir: &Path,
+    feature: Option<&str>,
+) -> Result {
     let target = match env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() {
         Ok("big") => "bpfeb-unknown-none",
         _ => "bpfel-unknown-none",
     };
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
-    let mut cargo = Command::new("rustup");
+    let mut cargo = toolchain.command("cargo");
     cargo
-        .args(["run", toolchain, "cargo", "build", "--release", "--bins"])
+        .args(["build", "--release", "--bins"])
         .args([
             "--target",
             target,
@@ -109,6 +118,11 @@ fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&st
         ])
         .arg("--target-dir")
         .arg(shared_target_dir(out_dir));
+    // The outer build's `-j N` (or `CARGO_BUILD_JOBS`, or the CPU count), which cargo gives
+    // build scripts as `NUM_JOBS`.
+    if let Ok(jobs) = env::var("NUM_JOBS") {
+        cargo.args(["--jobs", &jobs]);
+    }
     for package in packages {
         cargo.args(["--package", package]);
         if let Some(feature) = feature {
@@ -124,15 +138,14 @@ fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&st
     cargo
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        // The outer cargo's compiler is not the eBPF toolchain's.
-        .env_remove("RUSTC")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("RUSTFLAGS")
         .stdin(Stdio::null());
-    let output = cargo
-        .output()
-        .map_err(|e| error(format!("cannot run rustup to build the eBPF crates: {e}")))?;
+    let output = cargo.output().map_err(|e| {
+        error(format!(
+            "cannot run the cargo of toolchain `{toolchain}` to build the eBPF crates: {e}"
+        ))
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         // Shown by cargo when the build script fails: the compiler's own messages, then ours.
@@ -160,6 +173,13 @@ fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&st
     }
     let mut copied = 0;
     for line in stdout.lines() {
+        // A successful build's warnings, shown by cargo as this build script's (one
+        // `cargo:warning` per line: cargo shows them for packages built from a path).
+        if let Some(rendered) = compiler_message(line) {
+            for text in rendered.lines() {
+                println!("cargo:warning={text}");
+            }
+        }
         // Rebuild when a crate built from a folder changes (the eBPF crate, its common crate,
         // hist-ebpf and hist-core by path), wherever they are; registry crates do not change.
         if let Some(dir) = local_package_dir(line) {
@@ -184,49 +204,97 @@ fn build(packages: &[&str], toolchain: &str, out_dir: &Path, feature: Option<&st
     Ok(())
 }
 
-/// `$HIST_EBPF_TOOLCHAIN`, else the first of `nightly` and `hist-bpf` with the library sources.
-fn toolchain() -> Result<String> {
+/// Where the eBPF toolchain is: a rustup toolchain, or a folder with `bin/cargo`, `bin/rustc`
+/// and `lib/rustlib/src` (`/usr` for Debian's).
+enum Toolchain {
+    Rustup(String),
+    Folder(PathBuf),
+}
+
+impl fmt::Display for Toolchain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rustup(name) => f.write_str(name),
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+impl Toolchain {
+    /// `HIST_EBPF_TOOLCHAIN`'s form: a path is a folder, anything else a rustup name.
+    fn named(name: &str) -> Self {
+        match name.starts_with('/') {
+            true => Self::Folder(name.into()),
+            false => Self::Rustup(name.into()),
+        }
+    }
+
+    /// `tool` (`cargo`, `rustc`) of this toolchain, its compiler this toolchain's rustc whatever
+    /// `PATH` holds (a rustup without a default toolchain puts failing proxies there).
+    fn command(&self, tool: &str) -> Command {
+        let mut command = match self {
+            Self::Rustup(name) => {
+                let mut command = Command::new("rustup");
+                command.args(["run", name, tool]);
+                command.env("RUSTUP_AUTO_INSTALL", "0");
+                // rustup points cargo at the toolchain's own rustc.
+                command.env_remove("RUSTC");
+                command
+            }
+            Self::Folder(dir) => {
+                let mut command = Command::new(dir.join("bin").join(tool));
+                command.env("RUSTC", dir.join("bin/rustc"));
+                command
+            }
+        };
+        command.env_remove("RUSTUP_TOOLCHAIN");
+        command
+    }
+
+    /// Whether the toolchain runs and has its library sources.
+    fn has_library_sources(&self) -> bool {
+        let sysroot = self
+            .command("rustc")
+            .args(["--print", "sysroot"])
+            .stderr(Stdio::null())
+            .output();
+        match sysroot {
+            Ok(out) if out.status.success() => {
+                let sysroot = String::from_utf8_lossy(&out.stdout);
+                Path::new(sysroot.trim())
+                    .join("lib/rustlib/src/rust/library")
+                    .is_dir()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `$HIST_EBPF_TOOLCHAIN`, else the first of a rustup `nightly` and `/usr` with the library
+/// sources.
+fn toolchain() -> Result<Toolchain> {
     if let Ok(given) = env::var("HIST_EBPF_TOOLCHAIN")
         && !given.is_empty()
     {
-        return if has_library_sources(&given) {
-            Ok(given)
+        let toolchain = Toolchain::named(&given);
+        return if toolchain.has_library_sources() {
+            Ok(toolchain)
         } else {
             Err(error(format!(
-                "HIST_EBPF_TOOLCHAIN={given} is not a rustup toolchain with rust-src: \
-                 run `cargo xtask setup` and unset it, or name one that has it"
+                "HIST_EBPF_TOOLCHAIN={given} is not a toolchain with rust-src (a rustup name, or \
+                 a folder such as /usr): run `cargo xtask setup` and unset it, or name one that has it"
             )))
         };
     }
-    ["nightly", "hist-bpf"]
+    [Toolchain::named("nightly"), Toolchain::named("/usr")]
         .into_iter()
-        .find(|name| has_library_sources(name))
-        .map(str::to_owned)
+        .find(Toolchain::has_library_sources)
         .ok_or_else(|| {
             error(
                 "no toolchain to build the eBPF crates with (a rustup `nightly` with rust-src, or \
-                 Debian's rustc linked as `hist-bpf`): run `cargo xtask setup` first",
+                 Debian's rustc-web, cargo-web and rust-web-src in /usr): run `cargo xtask setup` first",
             )
         })
-}
-
-/// Whether the rustup toolchain `name` is installed with its library sources.
-fn has_library_sources(name: &str) -> bool {
-    let sysroot = Command::new("rustup")
-        .args(["run", name, "rustc", "--print", "sysroot"])
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .env_remove("RUSTC")
-        .stderr(Stdio::null())
-        .output();
-    match sysroot {
-        Ok(out) if out.status.success() => {
-            let sysroot = String::from_utf8_lossy(&out.stdout);
-            Path::new(sysroot.trim())
-                .join("lib/rustlib/src/rust/library")
-                .is_dir()
-        }
-        _ => false,
-    }
 }
 
 /// `<target>/ebpf`: the workspace's target folder is the ancestor of `OUT_DIR` that cargo

@@ -66,11 +66,16 @@ const EPERM: i32 = 1;
 pub enum KernelError {
     /// The process lacks the capabilities to load and attach tracing programs.
     #[error(
-        "not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run with sudo)"
+        "not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run with sudo, \
+         or have root grant them to this program, again after each build: \
+         setcap cap_bpf,cap_perfmon+ep {})",
+        program.display()
     )]
     Privileges {
         /// The effective capability mask that was found (`CapEff`).
         cap_eff: u64,
+        /// This program's executable, to which `setcap` would grant them.
+        program: PathBuf,
     },
     /// A file under `/proc` or `/sys` could not be read.
     #[error("cannot read {}: {source} ({})", path.display(), read_hint(source))]

@@ -53,8 +53,15 @@ fn assert_one_line(error: &KernelError) -> String {
 
 // ---------------------------------------------------------------- privileges
 
-const PRIVILEGES_MESSAGE: &str =
-    "not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run with sudo)";
+/// What a program without the privileges is told: both ways to get them.
+fn privileges_message() -> String {
+    format!(
+        "not enough privileges for eBPF: need root, or CAP_BPF and CAP_PERFMON (run with sudo, \
+         or have root grant them to this program, again after each build: \
+         setcap cap_bpf,cap_perfmon+ep {})",
+        std::env::current_exe().unwrap().display()
+    )
+}
 
 /// `include/uapi/linux/capability.h`; lets /proc/kallsyms show addresses.
 const CAP_SYSLOG: u32 = 34;
@@ -125,16 +132,20 @@ fn check_privileges_agrees_with_cap_eff() {
         Ok(()) => assert!(may_trace(cap_eff), "{cap_eff:x}"),
         Err(error) => {
             assert!(!may_trace(cap_eff), "{cap_eff:x}: {error}");
-            assert!(matches!(error, KernelError::Privileges { cap_eff: c } if c == cap_eff));
-            assert_eq!(error.to_string(), PRIVILEGES_MESSAGE);
+            assert!(matches!(error, KernelError::Privileges { cap_eff: c, .. } if c == cap_eff));
+            assert_eq!(error.to_string(), privileges_message());
         }
     }
 }
 
 #[test]
 fn privileges_error_is_one_line_saying_what_to_do() {
-    let message = assert_one_line(&KernelError::Privileges { cap_eff: 0 });
-    assert_eq!(message, PRIVILEGES_MESSAGE);
+    let program = std::env::current_exe().unwrap();
+    let message = assert_one_line(&KernelError::Privileges {
+        cap_eff: 0,
+        program,
+    });
+    assert_eq!(message, privileges_message());
 }
 
 // ---------------------------------------------------------------- kernel config and modules
@@ -1051,8 +1062,8 @@ fn fentry_support_agrees_with_a_test_load() {
             kernel::require_fentry(),
         ] {
             let error = result.unwrap_err();
-            assert!(matches!(error, KernelError::Privileges { cap_eff: c } if c == cap_eff));
-            assert_eq!(error.to_string(), PRIVILEGES_MESSAGE);
+            assert!(matches!(error, KernelError::Privileges { cap_eff: c, .. } if c == cap_eff));
+            assert_eq!(error.to_string(), privileges_message());
         }
         return;
     }
@@ -1097,8 +1108,8 @@ fn fentry_load_errors_become_one_line() {
         assert!(matches!(error, KernelError::FentryUnsupported), "{error}");
         assert_eq!(assert_one_line(&error), FENTRY_REFUSED);
     } else {
-        assert!(matches!(error, KernelError::Privileges { cap_eff: c } if c == cap_eff));
-        assert_eq!(assert_one_line(&error), PRIVILEGES_MESSAGE);
+        assert!(matches!(error, KernelError::Privileges { cap_eff: c, .. } if c == cap_eff));
+        assert_eq!(assert_one_line(&error), privileges_message());
     }
     let missing = ProgramError::Btf(BtfError::UnknownBtfTypeName {
         type_name: "nfs_file_read".into(),

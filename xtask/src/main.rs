@@ -648,14 +648,28 @@ fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
     let only_help = args
         .iter()
         .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
-    if !only_help && !setup::can_trace() {
-        bail!(
+    // Without root or the capabilities, cpudist may still have them as file capabilities
+    // (setcap), which a build that replaces the binary drops.
+    let bin = ws.target_dir().join("release/cpudist");
+    let needs_caps = !only_help && !setup::can_trace();
+    let no_caps = |why: &str| {
+        anyhow::anyhow!(
             "`cargo xtask run` needs root, or CAP_BPF and CAP_PERFMON, to load cpudist's eBPF \
-             programs (try `sudo -E env PATH=\"$PATH\" cargo xtask run`)"
-        );
+             programs{why}: run `sudo -E env PATH=\"$PATH\" cargo xtask run`, or, without sudo, \
+             have root run `setcap cap_bpf,cap_perfmon+ep {}` (again after each build)",
+            bin.display()
+        )
+    };
+    if needs_caps && !setup::has_file_capabilities(&bin) {
+        return Err(no_caps(""));
     }
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
-    let bin = ws.build_tools(&tc)?.join("cpudist");
+    ws.build_tools(&tc)?;
+    if needs_caps && !setup::has_file_capabilities(&bin) {
+        return Err(no_caps(
+            " (the build replaced cpudist, and with it its capabilities)",
+        ));
+    }
     eprintln!("==> {} {}", bin.display(), join_lossy(&args));
     // Replace this process: cpudist gets the terminal's signals (Ctrl-C) and its exit code is ours.
     let err = Command::new(&bin).args(&args).env("PATH", &tc.path).exec();

@@ -5,7 +5,8 @@
 //!
 //! 1. a rustup `nightly` with the `rust-src` component: used as it is;
 //! 2. else Debian's rustc (`rustc-web`, a stable 1.96 on LLVM 22, used with `RUSTC_BOOTSTRAP=1`)
-//!    with its library sources (`rust-web-src`), linked into rustup as the toolchain `hist-bpf`.
+//!    with its cargo and library sources (`cargo-web`, `rust-web-src`), used from `/usr` as it
+//!    is: no rustup needed, so this is also the route of a machine without rustup.
 //!
 //! `bpf-linker` is built against Debian's LLVM 22 when it is missing. A run that finds everything
 //! in place changes nothing and takes well under a second.
@@ -22,8 +23,8 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-/// The rustup name under which Debian's rustc (`/usr`) is linked.
-const DEBIAN_TOOLCHAIN: &str = "hist-bpf";
+/// Where Debian's rustc, cargo and library sources are: the toolchain's name for hist-build.
+const DEBIAN_TOOLCHAIN: &str = "/usr";
 /// Debian's rustc 1.96 (LLVM 22), its cargo and its library sources (for `-Z build-std=core`).
 const RUSTC_PACKAGES: [&str; 3] = ["rustc-web", "cargo-web", "rust-web-src"];
 /// What `bpf-linker` with the `llvm-22` feature builds and links against.
@@ -53,7 +54,7 @@ pub struct Options {
 
 /// The toolchain chosen for the eBPF crates and the `PATH` that finds `bpf-linker`.
 pub struct Toolchain {
-    /// A rustup toolchain name, for `HIST_EBPF_TOOLCHAIN`.
+    /// A rustup toolchain name, or the folder of one (`/usr`), for `HIST_EBPF_TOOLCHAIN`.
     pub name: String,
     pub path: OsString,
 }
@@ -77,6 +78,24 @@ pub fn can_trace() -> bool {
         .unwrap_or(0);
     let has = |cap: u32| cap_eff & (1 << cap) != 0;
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Whether `program` carries file capabilities (`setcap`): its `security.capability` attribute.
+pub fn has_file_capabilities(program: &Path) -> bool {
+    let Ok(path) = std::ffi::CString::new(program.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path and attribute name; a null buffer of size 0 asks for the
+    // attribute's size only.
+    let size = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    size > 0
 }
 
 /// What this machine has: found once, used by every check below.
@@ -129,13 +148,23 @@ impl Host {
         cmd
     }
 
-    /// `rustup run <toolchain> <args>`: its trimmed stdout, or `None` when it fails (for
-    /// instance because the toolchain is not installed; rustup is told not to install it).
-    fn rustup_run(&self, toolchain: &str, args: &[&str]) -> Option<String> {
-        let out = self
-            .command("rustup")
-            .arg("run")
-            .arg(toolchain)
+    /// `<toolchain>'s rustc <args>`: its trimmed stdout, or `None` when it fails (for instance
+    /// because the toolchain is not installed; rustup is told not to install it). A toolchain
+    /// is a rustup name, or a folder (`/usr`) whose `bin/rustc` runs without rustup; `None` is
+    /// the `rustc` that `PATH` gives nested commands.
+    fn rustc(&self, toolchain: Option<&str>, args: &[&str]) -> Option<String> {
+        let mut command = match toolchain {
+            None => self.command("rustc"),
+            Some(folder) if folder.starts_with('/') => {
+                self.command(Path::new(folder).join("bin/rustc"))
+            }
+            Some(name) => {
+                let mut command = self.command("rustup");
+                command.args(["run", name, "rustc"]);
+                command
+            }
+        };
+        let out = command
             .args(args)
             .env("RUSTUP_AUTO_INSTALL", "0")
             .stderr(Stdio::null())
@@ -148,7 +177,7 @@ impl Host {
 
     /// The toolchain's sysroot, if the toolchain is installed and has the library sources.
     fn sysroot_with_src(&self, toolchain: &str) -> Option<PathBuf> {
-        let sysroot = PathBuf::from(self.rustup_run(toolchain, &["rustc", "--print", "sysroot"])?);
+        let sysroot = PathBuf::from(self.rustc(Some(toolchain), &["--print", "sysroot"])?);
         sysroot
             .join("lib/rustlib/src/rust/library")
             .is_dir()
@@ -157,7 +186,7 @@ impl Host {
 
     /// `(release, LLVM major)` from `rustc -vV` of the toolchain.
     fn rustc_version(&self, toolchain: &str) -> Option<(String, Option<u32>)> {
-        let out = self.rustup_run(toolchain, &["rustc", "-vV"])?;
+        let out = self.rustc(Some(toolchain), &["-vV"])?;
         let field = |name: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(name))
@@ -165,22 +194,6 @@ impl Host {
         };
         let llvm = field("LLVM version:").and_then(|v| v.split('.').next()?.parse().ok());
         Some((field("release:")?, llvm))
-    }
-
-    /// Where rustup has the toolchain `name` (`rustup toolchain list -v`), if it has it.
-    fn rustup_toolchain_path(&self, name: &str) -> Result<Option<PathBuf>> {
-        let out = self
-            .command("rustup")
-            .args(["toolchain", "list", "-v"])
-            .output()
-            .context("cannot run `rustup toolchain list`")?;
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|line| {
-                let mut words = line.split_whitespace();
-                (words.next() == Some(name))
-                    .then(|| PathBuf::from(words.next_back().unwrap_or_default()))
-            }))
     }
 
     /// The packages among `packages` that dpkg does not have installed.
@@ -224,15 +237,13 @@ impl Host {
 #[derive(Default)]
 struct Plan {
     apt: Vec<&'static str>,
-    /// `rustup toolchain link hist-bpf /usr`.
-    link: bool,
     /// Install `bpf-linker` (with `--force` when a broken one is in the way).
     linker: Option<bool>,
 }
 
 impl Plan {
     fn is_empty(&self) -> bool {
-        self.apt.is_empty() && !self.link && self.linker.is_none()
+        self.apt.is_empty() && self.linker.is_none()
     }
 
     fn add_apt(&mut self, packages: Vec<&'static str>) {
@@ -250,9 +261,6 @@ impl Plan {
         if !self.apt.is_empty() {
             cmds.push(format!("{sudo}apt-get update"));
             cmds.push(format!("{sudo}apt-get install -y {}", self.apt.join(" ")));
-        }
-        if self.link {
-            cmds.push(format!("rustup toolchain link {DEBIAN_TOOLCHAIN} /usr"));
         }
         if let Some(force) = self.linker {
             cmds.push(format!(
@@ -286,9 +294,12 @@ fn linker_install_args(force: bool) -> Vec<&'static str> {
 pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     let started = Instant::now();
     let host = Host::detect(cargo)?;
-    if host.which("rustup").is_none() {
+    // The cargo running us found a rustc, but the one on PATH is what nested builds (and
+    // `cargo install`) get: a rustup without a default toolchain puts proxies there that fail.
+    if host.rustc(None, &["--version"]).is_none() {
         bail!(
-            "rustup is not on PATH: the eBPF crates are built with `rustup run <toolchain> cargo`"
+            "`rustc` on PATH does not run (a rustup without a default toolchain?): run \
+             `rustup default stable`, or put Debian's first: `PATH=/usr/bin:$PATH cargo xtask …`"
         );
     }
     let mut plan = Plan::default();
@@ -300,8 +311,9 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     let name = if let Some(given) = given {
         if host.sysroot_with_src(&given).is_none() {
             bail!(
-                "HIST_EBPF_TOOLCHAIN={given} is not a rustup toolchain with the library sources \
-                 (lib/rustlib/src/rust/library); unset it to let setup choose"
+                "HIST_EBPF_TOOLCHAIN={given} is not a toolchain (a rustup name, or a folder such \
+                 as /usr) with the library sources (lib/rustlib/src/rust/library); unset it to \
+                 let setup choose"
             );
         }
         given
@@ -309,23 +321,14 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
         "nightly".to_owned()
     } else {
         plan.add_apt(host.missing_packages(&RUSTC_PACKAGES));
-        match host.rustup_toolchain_path(DEBIAN_TOOLCHAIN)? {
-            None => plan.link = true,
-            Some(p) if p == Path::new("/usr") => {}
-            Some(p) => bail!(
-                "rustup toolchain `{DEBIAN_TOOLCHAIN}` is linked to {}, not /usr; \
-                 remove it with `rustup toolchain uninstall {DEBIAN_TOOLCHAIN}`",
-                p.display()
-            ),
-        }
         DEBIAN_TOOLCHAIN.to_owned()
     };
 
     // 2. bpf-linker: it must read the bitcode of that toolchain's LLVM.
     let debian = name == DEBIAN_TOOLCHAIN;
     if let Err(why) = host.bpf_linker() {
-        let llvm = if debian && (plan.link || plan.apt.iter().any(|p| RUSTC_PACKAGES.contains(p))) {
-            // Debian's rustc-web, not installed or not linked into this user's rustup yet.
+        let llvm = if debian && plan.apt.iter().any(|p| RUSTC_PACKAGES.contains(p)) {
+            // Debian's rustc-web, not installed yet.
             Some(LLVM_MAJOR)
         } else {
             host.rustc_version(&name).and_then(|(_, llvm)| llvm)
@@ -389,14 +392,6 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     if opts.tests {
         install_packages(&TEST_PACKAGES, "the tests")?;
     }
-    if plan.link {
-        eprintln!("setup: rustup toolchain link {DEBIAN_TOOLCHAIN} /usr");
-        checked(
-            host.command("rustup")
-                .args(["toolchain", "link", DEBIAN_TOOLCHAIN, "/usr"]),
-            &format!("rustup toolchain link {DEBIAN_TOOLCHAIN} /usr"),
-        )?;
-    }
     if let Some(force) = plan.linker {
         let args = linker_install_args(force);
         eprintln!(
@@ -421,7 +416,7 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     };
     let (release, llvm) = host
         .rustc_version(&name)
-        .with_context(|| format!("`rustup run {name} rustc -vV` failed"))?;
+        .with_context(|| format!("rustc -vV of toolchain `{name}` failed"))?;
     let llvm = llvm.map_or("?".to_owned(), |v| v.to_string());
     if debian {
         eprintln!(

@@ -61,6 +61,7 @@ pub fn check_privileges() -> Result<(), KernelError> {
     if caps_sufficient(cap_eff) {
         Ok(())
     } else {
-        Err(KernelError::Privileges { cap_eff })
+        let program = std::env::current_exe().unwrap_or_else(|_| "<this program>".into());
+        Err(KernelError::Privileges { cap_eff, program })
     }
 }
