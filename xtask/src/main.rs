@@ -656,7 +656,8 @@ fn run(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
         anyhow::anyhow!(
             "`cargo xtask run` needs root, or CAP_BPF and CAP_PERFMON, to load cpudist's eBPF \
              programs{why}: run `sudo -E env PATH=\"$PATH\" cargo xtask run`, or, without sudo, \
-             have root run `setcap cap_bpf,cap_perfmon+ep {}` (again after each build)",
+             `cargo xtask build` and have root run `setcap cap_bpf,cap_perfmon+ep {}` (again \
+             after each build)",
             bin.display()
         )
     };
