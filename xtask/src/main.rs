@@ -48,7 +48,7 @@ struct Cli {
 enum Cmd {
     /// Choose the eBPF toolchain (a nightly with rust-src, else Debian's rustc) and install what is missing
     Setup(setup::Options),
-    /// Setup, then `cargo build --release` of the host crates
+    /// Setup, then the release build of the tools (cpudist, nfsdist, xfsreclaim) into target/release
     Build,
     /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test --release` (as
     /// root) and the VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under
@@ -133,9 +133,11 @@ fn dispatch(command: Cmd) -> Result<()> {
     }
 }
 
+/// The tools as `run` and `test` build them: one feature set, so a build here leaves nothing
+/// for `run` to rebuild (a rebuild would drop the capabilities setcap gave cpudist).
 fn build(ws: &Workspace) -> Result<()> {
     let tc = setup::run(&setup::Options::default(), &ws.cargo)?;
-    ws.step(&tc, "cargo build --release", &["build", "--release"], &[])
+    ws.build_tools(&tc).map(drop)
 }
 
 fn test(ws: &Workspace, no_vm: bool, force: bool, kernels: &[String]) -> Result<()> {
