@@ -124,26 +124,33 @@ fn off_cpu_sleeps_of_20ms_land_in_the_16ms_row_via_tracepoint() {
     off_cpu_sleeps("tracepoint");
 }
 
+/// 60 spins of 20 ms as a real-time task, so nothing in the guest cuts them. The kernel's
+/// on-CPU interval of a spin contains the spin, timed on the same clock (`CLOCK_MONOTONIC`), so
+/// no spin's slice is below 16 ms: that bound is exact. Above, the workload's clock is the
+/// oracle, and under emulation it overruns: a vCPU that QEMU or the host takes away near the
+/// end of a spin ends it late (in the guests 5 ms spins overran by over 3 ms half the time, by
+/// over 11 ms once in 20). So the top is checked at log2 width, the 16 ms row (up to 32.7 ms)
+/// holding most spins, as the sleep tests do.
 #[test]
-fn on_cpu_spins_of_5ms_land_in_the_4ms_row() {
+fn on_cpu_spins_of_20ms_land_in_the_16ms_row() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let workload = common::Workload::spawn(&["spin", "5", "200", "60"]);
+    let workload = common::Workload::spawn(&["spin", "20", "200", "60"]);
     let pid = workload.pid().to_string();
     let cpudist = Cpudist::start(&["-p", &pid]);
     workload.run_to_end();
     let output = cpudist.interrupt();
     let rows = rows(&output);
-    let total: u64 = rows.values().sum();
-    let in_4ms_row = rows.get(&4096).copied().unwrap_or(0);
-    // An emulated guest whose vCPU the host takes away mid-spin sees its clock jump: that
-    // spin's slice lands a row or two higher. So: the 4 ms row is the fullest, and it and the
-    // two above hold most spins.
-    let at_least_4ms: u64 = rows.range(4096..=16384).map(|(_, count)| count).sum();
+    let at_least_16ms: u64 = rows.range(16384..).map(|(_, count)| count).sum();
+    let in_16ms_row = rows.get(&16384).copied().unwrap_or(0);
+    // A spin is cut only by a task of a higher scheduling class than FIFO 1 (the stop class,
+    // a kernel thread of higher priority): a few at most.
     assert!(
-        rows.values().all(|&count| count <= in_4ms_row)
-            && at_least_4ms >= 40
-            && at_least_4ms * 2 > total,
-        "expected most of the 60 spins of 5 ms in the 4096 -> 8191 row, got {in_4ms_row} of {total}:\n{output}"
+        at_least_16ms >= 57,
+        "expected the 60 spins of 20 ms at 16384 µs or more, got {at_least_16ms}:\n{output}"
+    );
+    assert!(
+        in_16ms_row >= 45 && rows.values().all(|&count| count <= in_16ms_row),
+        "expected most of the 60 spins of 20 ms in the 16384 -> 32767 row, got {in_16ms_row}:\n{output}"
     );
 }
 
