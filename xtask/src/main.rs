@@ -318,8 +318,8 @@ const GUEST_TESTS: [(&str, &str); 12] = [
 /// those of fixed inputs, which the host has run and which cost minutes under emulation (all of
 /// `plan` took 139 s in the 6.12 guest). A cargo test filter: names containing it run.
 const GUEST_FILTERS: [(&str, &str); 1] = [("plan", "live_")];
-/// Software emulation runs the guests several times slower than the host: the tests' time
-/// limits (`HIST_TIME_SCALE`) grow by this factor there.
+/// Software emulation runs the guests several times slower than the host: the tests' busiest
+/// workloads (`HIST_TIME_SCALE`) shrink by this factor there.
 const GUEST_TIME_SCALE: &str = "8";
 /// A guest whose tests hang is killed after this: the stage must end within CI's hour. The
 /// slowest guest (three side by side on two CPUs) took 5½ to 9 min on fresh machines; this

@@ -7,11 +7,7 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command};
 
 use common::{Traced, section_totals, sh, trace_around};
 
@@ -89,25 +85,20 @@ fn scan_fallback_available() -> bool {
         })
 }
 
-fn run(tool: &str, args: &[&str]) -> (i32, String, String, Duration) {
-    let started = Instant::now();
+fn run(tool: &str, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(common::tool_bin(tool))
         .args(args)
         .output()
         .expect("run tool");
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
     let status = output.status.code().unwrap_or(-1);
-    (
-        status,
-        text(output.stdout),
-        text(output.stderr),
-        started.elapsed(),
-    )
+    (status, text(output.stdout), text(output.stderr))
 }
 
-/// Runs `tool 1 1`: it traces when `traces`, else fails fast with one line per op of `failing`.
+/// Runs `tool 1 1`: it traces when `traces`, else fails before tracing (no banner, exit 1) with
+/// one line per op of `failing`.
 fn check_tool(tool: &str, banner: Option<&str>, failing: &[&str]) {
-    let (status, stdout, stderr, took) = run(tool, &["1", "1"]);
+    let (status, stdout, stderr) = run(tool, &["1", "1"]);
     assert!(
         !stderr.contains("panicked") && !stderr.contains("legacy kprobe"),
         "{stderr}"
@@ -119,8 +110,6 @@ fn check_tool(tool: &str, banner: Option<&str>, failing: &[&str]) {
     }
     assert_eq!(status, 1, "{tool}: {stdout}{stderr}");
     assert!(stdout.is_empty(), "{tool} printed {stdout:?}");
-    let limit = Duration::from_secs(common::time_scale().into());
-    assert!(took < limit, "{tool} took {took:?} to fail");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(
         lines.len(),
@@ -180,7 +169,7 @@ fn xfsreclaim_traces_reclaim_or_scans_or_says_why_not() {
 
 #[test]
 fn forcing_a_hook_neither_plan_has_is_one_line_per_op() {
-    let (status, stdout, stderr, _) = run("xfsreclaim", &["--attach", "kprobe", "1", "1"]);
+    let (status, stdout, stderr) = run("xfsreclaim", &["--attach", "kprobe", "1", "1"]);
     if XFSRECLAIM.iter().all(|op| hookable(op.functions)) && kernel::kprobes_supported() {
         assert_eq!(status, 0, "{stderr}");
         return;
@@ -202,7 +191,7 @@ fn bad_flags_are_one_line_and_exit_2() {
             (&["0"][..], "the interval must be at least 1 second"),
             (&["--attach", "uprobe"][..], "invalid value 'uprobe'"),
         ] {
-            let (status, stdout, stderr, _) = run(tool, args);
+            let (status, stdout, stderr) = run(tool, args);
             assert_eq!(
                 (status, stdout.as_str()),
                 (2, ""),

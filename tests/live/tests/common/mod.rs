@@ -105,8 +105,8 @@ pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, na
 }
 
 /// How much slower than real hardware this machine runs: `HIST_TIME_SCALE` (the VM stage of
-/// `cargo xtask test` sets it for guests under software emulation), else 1. Time limits of the
-/// tests are multiplied by it.
+/// `cargo xtask test` sets it for guests under software emulation), else 1. The busiest
+/// workloads are divided by it; no test asserts a duration.
 pub fn time_scale() -> u32 {
     std::env::var("HIST_TIME_SCALE")
         .ok()
