@@ -53,7 +53,7 @@ pub trait HistDesc {
 
 /// The histogram maps of one eBPF object, by description: a [`HistDesc`], or a tuple of them
 /// (`(Dist, TaskDist)`). User space sizes each map at load for the layout the settings ask for
-/// (`hist_user::tool::Tool::load`).
+/// (`hist_tool::Tool::load`).
 pub trait HistDescs {
     /// Calls `map(name, max_entries)` for each histogram map, sized for `settings`:
     /// [`map_entries`] of the refined layout's `max_slot` and the description's `PREFIXES`.

@@ -63,7 +63,7 @@ pub fn record<H: Histogram>(
 
 /// Writes the entry and exit programs of each op of an entry/exit latency tool, for every hook
 /// a kernel may offer: `{op}_fentry` / `{op}_fexit` and `{op}_kprobe` / `{op}_kretprobe`
-/// (the names `hist_user::plan` attaches). Which kernel function each program attaches to is
+/// (the names `hist_attach::plan` attaches). Which kernel function each program attaches to is
 /// chosen at attach time, so one op can have alternatives (`nfs4_file_open`, else
 /// `nfs_file_open`).
 ///
@@ -109,7 +109,7 @@ macro_rules! latency_probes {
 /// Writes the programs of an op whose latency runs from one tracepoint to another in the same
 /// thread, for tp_btf and for the tracefs tracepoint alike: `{op}_start_btf` / `{op}_start_tp`
 /// at the start event and `{op}_end_btf` / `{op}_end_tp` at the end event (the names
-/// `hist_user::plan::OpSpec::tracepoints` attaches, with the stems `{op}_start` and `{op}_end`).
+/// `hist_attach::plan::OpSpec::tracepoints` attaches, with the stems `{op}_start` and `{op}_end`).
 ///
 /// The start may be filtered on one pointer-sized argument of the start event, given as its
 /// tp_btf argument index and its offset in the tracefs record (`cat .../format`):
@@ -161,7 +161,7 @@ macro_rules! tracepoint_latency {
 
 /// What every eBPF object of a tool needs besides its maps and programs: its load-time
 /// [`Config`](crate::Config) static `CONFIG` of type `$config` (read by the programs with
-/// `CONFIG.get()`, written by `hist_user::tool::Tool::load` before loading; all zero until then),
+/// `CONFIG.get()`, written by `hist_tool::Tool::load` before loading; all zero until then),
 /// the license (GPL: tracing helpers require it) and the panic handler (never called: the
 /// verifier rejects code that could reach it).
 ///

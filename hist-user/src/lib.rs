@@ -1,37 +1,48 @@
-//! The user-space side of `hist`: read eBPF histogram maps written by `hist-ebpf` into typed
-//! snapshots, interval by interval without losing a count ([`IntervalReader`]), with the
-//! events dropped beside them ([`DropCounters`]), and render them exactly as bcc does.
+//! The user-space side of `hist`, and its lean reader: open a histogram map from its shared
+//! description ([`HistMap`], checked against the loaded map), read it interval by interval
+//! without losing a count ([`IntervalReader`]), with the events dropped beside it
+//! ([`DropCounters`]), estimate percentiles ([`percentile`]), and render it exactly as bcc does
+//! ([`render`]).
 //!
 //! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), hist_user::Error> {
 //! # let mut ebpf: aya::Ebpf = unimplemented!();
-//! use hist_user::{HashHistMap, render};
+//! use hist_core::{HistDesc, Layout, Unit};
+//! use hist_user::{DropCounters, HistMap, IntervalReader, render};
 //!
-//! const MAX_SLOT: u32 = 26; // the same constant the eBPF program uses
-//! let mut dist = HashHistMap::<u32>::new(ebpf.take_map("DIST").unwrap(), MAX_SLOT)?;
-//! let snapshot = dist.snapshot()?;
-//! for (pid, hist) in &snapshot {
-//!     print!("\npid = {pid}\n{}", render::log2_hist(hist, "usecs"));
+//! /// The description the eBPF side declared its map from (in a crate both sides share).
+//! struct OpLatency;
+//! impl HistDesc for OpLatency {
+//!     type Prefix = u32;
+//!     const NAME: &'static str = "OP_LATENCY";
+//!     const LAYOUT: Layout = Layout::log2(26);
+//!     const UNIT: Unit = Unit::Microseconds;
+//!     const PREFIXES: u32 = 2;
 //! }
-//! dist.clear()?;
+//!
+//! let mut intervals =
+//!     IntervalReader::new(HistMap::<OpLatency>::open(&mut ebpf)?, DropCounters::open(&mut ebpf)?);
+//! let counted = intervals.read()?; // what was counted since the last read
+//! for (op, hist) in &counted.histograms {
+//!     print!("\noperation = {op}\n{}", render::log2_hist(hist, "usecs"));
+//! }
 //! # Ok(()) }
 //! ```
+//!
+//! Its dependencies are aya's own and little else. JSON, Prometheus and heatmaps are
+//! `hist-output`'s; bcc's flags and the interval loop of a whole tool are `hist-tool`'s.
 #![deny(missing_docs)]
 
+mod batch;
 mod deltas;
 mod drops;
 mod error;
 mod hist_map;
-pub mod interval;
-pub mod kernel;
 mod map;
-pub mod output;
 pub mod percentile;
-pub mod plan;
 pub mod render;
 mod report;
 mod snapshot;
-pub mod tool;
 
 pub use aya;
 pub use deltas::{IntervalCounts, IntervalReader};

@@ -54,7 +54,6 @@
 //! estimate; for values spread smoothly over the bucket the estimate is much closer.
 
 use hist_core::{Buckets, Log2};
-use serde::{Deserialize, Serialize};
 
 use crate::Histogram;
 
@@ -63,7 +62,8 @@ pub const STANDARD: [f64; 4] = [50.0, 90.0, 99.0, 99.9];
 
 /// One percentile: the bucket it is known to lie in and an estimate (see the
 /// [module docs](self)). All values are in the histogram's unit.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Percentile {
     /// Which percentile, in `(0, 100]`: `99.9` for p99.9.
     pub p: f64,
@@ -76,7 +76,8 @@ pub struct Percentile {
 }
 
 /// The bounds of one bucket: `low..=high`, or everything from `low` on in the overflow slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Bounds {
     /// The bucket's smallest value (0 in slot 0, which also counts values below its first).
     pub low: u64,
@@ -85,7 +86,8 @@ pub struct Bounds {
 }
 
 /// The summary printed after a histogram: some percentiles and where the largest value is.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Percentiles {
     /// The percentiles, in the order asked for.
     pub values: Vec<Percentile>,

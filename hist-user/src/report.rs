@@ -2,8 +2,8 @@
 
 /// One interval's (or one scrape's) histograms of a tool, as every output mode sees them.
 ///
-/// The same value feeds the bcc text renderers, [`crate::output::json`] (one line per
-/// interval) and [`crate::output::prometheus`] (one histogram family per report). For
+/// The same value feeds the bcc text renderers, `hist_output::json` (one line per
+/// interval) and `hist_output::prometheus` (one histogram family per report). For
 /// Prometheus the histograms must be **cumulative** since the tool started (the map is never
 /// cleared under a scrape), so that its counters never go down.
 ///

@@ -289,6 +289,8 @@ fn small_estimates_keep_three_significant_digits() {
     );
 }
 
+/// The form hist-output's JSON gives percentiles (feature `serde`).
+#[cfg(feature = "serde")]
 #[test]
 fn json_carries_the_same_fields() {
     let summary = Percentiles::new(&latencies(), Log2::new(25), &[50.0, 99.9]).unwrap();

@@ -222,7 +222,15 @@ fn test(ws: &Workspace, no_vm: bool, force: bool, kernels: &[String]) -> Result<
 }
 
 /// The crates a tool depends on, published together.
-const LIBRARIES: [&str; 4] = ["hist-core", "hist-ebpf", "hist-user", "hist-build"];
+const LIBRARIES: [&str; 7] = [
+    "hist-core",
+    "hist-ebpf",
+    "hist-user",
+    "hist-attach",
+    "hist-output",
+    "hist-tool",
+    "hist-build",
+];
 
 /// The README's "Using hist outside this repository", followed to the letter: cpudist copied to
 /// a folder outside the workspace, given the README's `Cargo.toml` (with this clone's path),
@@ -298,7 +306,7 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
     Ok(())
 }
 
-/// The test binaries run again in every guest: every live-kernel test, and hist-user's kernel
+/// The test binaries run again in every guest: every live-kernel test, and hist-attach's kernel
 /// probing and attach plans.
 const GUEST_TESTS: [(&str, &str); 12] = [
     ("hist-live-tests", "verifier"),
@@ -311,8 +319,8 @@ const GUEST_TESTS: [(&str, &str); 12] = [
     ("hist-live-tests", "cpudist"),
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
-    ("hist-user", "kernel"),
-    ("hist-user", "plan"),
+    ("hist-attach", "kernel"),
+    ("hist-attach", "plan"),
 ];
 /// Test binaries of which the guests run part: the tests that ask the running kernel, not
 /// those of fixed inputs, which the host has run and which cost minutes under emulation (all of

@@ -12,7 +12,7 @@ use std::{
 
 use aya::maps::MapType;
 use cpudist_common::TaskDist;
-use hist_user::hist_core::{self, Buckets as _, HistDesc as _, TASK_START_MAP};
+use hist_core::{self, Buckets as _, HistDesc as _, TASK_START_MAP};
 
 /// The tests measure scheduling: run them one at a time so they do not disturb each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -120,7 +120,7 @@ fn off_cpu_sleeps_of_20ms_land_in_the_16ms_row_via_tp_btf() {
 
 #[test]
 fn off_cpu_sleeps_of_20ms_land_in_the_16ms_row_via_tracepoint() {
-    hist_user::kernel::ensure_tracefs().expect("tracefs");
+    hist_attach::kernel::ensure_tracefs().expect("tracefs");
     off_cpu_sleeps("tracepoint");
 }
 
@@ -203,7 +203,7 @@ fn held_map(pid: u32, name: &str) -> aya::maps::MapInfo {
 /// Which of the two it is must follow from the kernel.
 fn task_start_entries(pid: u32) -> Option<usize> {
     let start = held_map(pid, TASK_START_MAP);
-    let in_task = hist_user::kernel::task_storage_supported();
+    let in_task = hist_attach::kernel::task_storage_supported();
     match start.map_type().unwrap() {
         MapType::TaskStorage => {
             assert!(in_task, "task storage on a kernel that has none");
@@ -277,7 +277,7 @@ fn off_cpu_start_map_holds_only_live_tasks_after_churn_via_tp_btf() {
 
 #[test]
 fn off_cpu_start_map_holds_only_live_tasks_after_churn_via_tracepoint() {
-    hist_user::kernel::ensure_tracefs().expect("tracefs");
+    hist_attach::kernel::ensure_tracefs().expect("tracefs");
     churn("tracepoint");
 }
 

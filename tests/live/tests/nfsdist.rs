@@ -11,7 +11,7 @@ use std::{path::Path, process::Command};
 
 use common::{Traced, Workload, report, section_totals, trace_around};
 use hist_live_tests::fixtures::LoopbackNfs;
-use hist_user::kernel::{self, KernelBtf};
+use hist_attach::kernel::{self, KernelBtf};
 
 /// Calls of each file operation in the workload.
 const TIMES: u64 = 200;
@@ -119,7 +119,7 @@ fn nfsdist_counts_every_call_of_a_known_workload_on_every_hook() {
     assert_eq!(totals, expected, "{args:?}:\n{stderr}");
     report("nfsdist --precision 2 --per-cpu: the CPUs' log-linear sections add up to every call");
     // Which build it loaded: the one with task storage where this kernel has it.
-    let starts = if hist_user::kernel::task_storage_supported() {
+    let starts = if hist_attach::kernel::task_storage_supported() {
         "nfsdist: task start times in task storage"
     } else {
         "nfsdist: task start times in a hash by thread"

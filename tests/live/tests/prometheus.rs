@@ -12,14 +12,12 @@ use std::{
 };
 
 use common::prometheus::{Prometheus, free_port};
-use hist_user::{
-    Drops, Histogram, Report,
-    hist_core::{Layout, Unit},
-    output::{
-        prometheus::{self, Family, encode_families},
-        server::MetricsServer,
-    },
+use hist_core::{Layout, Unit};
+use hist_output::{
+    prometheus::{self, Family, encode_families},
+    server::MetricsServer,
 };
+use hist_user::{Drops, Histogram, Report};
 
 const METRIC: &str = "nfsdist_latency_seconds";
 const PROMTOOL: &str = "/usr/bin/promtool";

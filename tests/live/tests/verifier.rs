@@ -11,10 +11,8 @@ use hist_live_tests::{
     CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, NFSDIST_TASK_STORAGE, PROBES, XFSRECLAIM,
     XFSRECLAIM_TASK_STORAGE,
 };
-use hist_user::{
-    hist_core::{OP_START_MAP, TASK_START_MAP},
-    kernel::{self, KernelError},
-};
+use hist_attach::kernel::{self, KernelError};
+use hist_core::{OP_START_MAP, TASK_START_MAP};
 
 /// The kernel function each `tp_btf` program is loaded for.
 const TP_BTF_TARGETS: &[(&str, &str)] = &[
@@ -167,7 +165,7 @@ fn each_tool_uses_its_own_start_map() {
     ];
     for (tool, plain, task_storage, used) in tools {
         for object in [plain, task_storage] {
-            let symbols = hist_user::tool::referenced_symbols(object);
+            let symbols = hist_tool::referenced_symbols(object);
             for map in [TASK_START_MAP, OP_START_MAP] {
                 assert_eq!(symbols.contains(map), map == used, "{tool}: {map}");
             }

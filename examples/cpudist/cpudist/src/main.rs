@@ -10,11 +10,11 @@
 
 use clap::Parser;
 use cpudist_common::{Config, Dist, TaskDist};
-use hist_user::{
+use hist_tool::{
+    CommonArgs, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Unused},
     kernel::KernelBtf,
     plan::OpSpec,
-    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
 
 const EXAMPLES: &str = "examples:
@@ -66,7 +66,7 @@ const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
 
 fn main() {
     let args = Args::parse();
-    hist_user::tool::exit_on_error("cpudist", run(args));
+    hist_tool::exit_on_error("cpudist", run(args));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
@@ -86,7 +86,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     };
     // Built twice (build.rs): start times in the task itself where the kernel can. The maps are
     // sized for `--precision`; the per-task hash (7 MB at log2) only when it is used.
-    let objects = hist_user::objects!("cpudist");
+    let objects = hist_tool::objects!("cpudist");
     let per_task = args.pids || args.tids;
     let mut ebpf = match per_task {
         true => tool.load::<(Dist, TaskDist)>(objects, config)?,
@@ -97,7 +97,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let view = View {
         banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),
         section: per_task.then_some(if args.tids { "tid" } else { "pid" }),
-        label: hist_user::tool::pid_comm,
+        label: hist_tool::pid_comm,
         timestamp: args.timestamp.then_some(Timestamp::Hms),
         averages: args.extension,
         metric: format!("cpudist_{on_off}cpu_seconds"),
@@ -106,7 +106,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         } else {
             "Time tasks spent on a CPU, per scheduler switch"
         },
-        gone: per_task.then_some(hist_user::tool::task_gone),
+        gone: per_task.then_some(hist_tool::task_gone),
     };
     if per_task {
         tool.run::<TaskDist>(&mut ebpf, &view)

@@ -5,10 +5,10 @@
 //! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
 
 use clap::Parser;
-use hist_user::{
+use hist_tool::{
+    CommonArgs, Timestamp, Tool, ToolError, View,
     hist_core::HistDesc,
     plan::OpSpec,
-    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
 use nfsdist_common::{NfsLatency, Op};
 
@@ -46,13 +46,13 @@ const OPS: [OpSpec; 5] = [
 
 fn main() {
     let args = Args::parse();
-    hist_user::tool::exit_on_error("nfsdist", run(args));
+    hist_tool::exit_on_error("nfsdist", run(args));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf = tool.load::<NfsLatency>(hist_user::objects!("nfsdist"), tool.settings())?;
+    let mut ebpf = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), tool.settings())?;
     tool.attach(&mut ebpf, &OPS)?;
     let view = View {
         banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),

@@ -7,11 +7,11 @@
 //! XFS superblock shrinkers (`operation = scan`).
 
 use clap::Parser;
-use hist_user::{
+use hist_tool::{
+    CommonArgs, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Settings},
     kernel::{KernelBtf, KernelError},
     plan::OpSpec,
-    tool::{CommonArgs, Timestamp, Tool, ToolError, View},
 };
 use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 
@@ -51,7 +51,7 @@ const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
 
 fn main() {
     let args = Args::parse();
-    hist_user::tool::exit_on_error("xfsreclaim", run(args));
+    hist_tool::exit_on_error("xfsreclaim", run(args));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
@@ -59,7 +59,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let config = superblock_offsets(tool.settings())?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let mut ebpf =
-        tool.load::<(ReclaimLatency, ScanLatency)>(hist_user::objects!("xfsreclaim"), config)?;
+        tool.load::<(ReclaimLatency, ScanLatency)>(hist_tool::objects!("xfsreclaim"), config)?;
     let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
     let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
     let view = View {

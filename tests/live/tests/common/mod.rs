@@ -90,7 +90,7 @@ impl Drop for Workload {
 /// Loads `program` of `ebpf` and attaches it to the tracepoint `category:name`, mounting tracefs
 /// first when it is missing (this kernel does not mount it at boot).
 pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, name: &str) {
-    hist_user::kernel::ensure_tracefs().expect("tracefs");
+    hist_attach::kernel::ensure_tracefs().expect("tracefs");
     let tracepoint: &mut aya::programs::TracePoint = ebpf
         .program_mut(program)
         .unwrap_or_else(|| panic!("no program {program}"))

@@ -13,14 +13,12 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use hist_user::{
-    Drops, Histogram, Report,
-    hist_core::{Buckets, Layout, Unit},
-    output::{
-        prometheus::{self, CONTENT_TYPE, EncodeError, Family, encode_families},
-        server::MetricsServer,
-    },
+use hist_core::{Buckets, Layout, Unit};
+use hist_output::{
+    prometheus::{self, CONTENT_TYPE, EncodeError, Family, encode_families},
+    server::MetricsServer,
 };
+use hist_user::{Drops, Histogram, Report};
 use prometheus_parse::{HistogramCount, LineInfo, Sample, Scrape, Value};
 
 const METRIC: &str = "nfsdist_latency_seconds";

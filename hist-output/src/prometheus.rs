@@ -77,7 +77,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::Report;
+use hist_user::Report;
 
 /// The `Content-Type` of what [`encode`] writes: `text/plain; version=0.0.4; charset=utf-8`.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -167,7 +167,8 @@ pub enum EncodeError {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}, output::prometheus};
+/// use hist_output::prometheus;
+/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}};
 ///
 /// let report = Report {
 ///     tool: "xfsreclaim".into(),
@@ -197,7 +198,7 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 /// ```
 /// # use std::time::SystemTime;
 /// # use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}};
-/// use hist_user::output::prometheus::{Family, encode_families};
+/// use hist_output::prometheus::{Family, encode_families};
 ///
 /// # let mut report = Report {
 /// #     tool: "cpudist".into(), layout: Layout::log2(26), unit: Unit::Microseconds,
@@ -210,7 +211,7 @@ pub fn encode(metric: &str, help: &str, report: &Report) -> Result<String, Encod
 ///     .with_detail_label("comm");
 /// let text = encode_families(&[on_cpu])?;
 /// assert!(text.contains("cpudist_oncpu_seconds_count{pid=\"1234\",comm=\"bash\"} 27\n"));
-/// # Ok::<(), hist_user::output::prometheus::EncodeError>(())
+/// # Ok::<(), hist_output::prometheus::EncodeError>(())
 /// ```
 pub fn encode_families(families: &[Family<'_>]) -> Result<String, EncodeError> {
     let mut merged: Vec<FamilyData> = Vec::new();

@@ -173,7 +173,7 @@ fn attach_candidate(
                 |((_, category, event), name)| attach_tracepoint(ebpf, name, category, event),
             ),
             (hook, Target::Tracepoints) => Err(format!(
-                "no function to attach {hook} to (a bug in hist-user: please report this)"
+                "no function to attach {hook} to (a bug in hist-attach: please report this)"
             )),
         };
     if result.is_err() {

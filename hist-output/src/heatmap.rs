@@ -36,14 +36,15 @@
 //!
 //! ```no_run
 //! use std::{path::Path, time::SystemTime};
-//! use hist_user::{Histogram, hist_core::{Layout, Unit}, output::heatmap::Heatmap};
+//! use hist_output::heatmap::Heatmap;
+//! use hist_user::{Histogram, hist_core::{Layout, Unit}};
 //!
 //! let mut heatmap = Heatmap::new(Layout::log2(26), Unit::Microseconds, "cpudist".into());
 //! let mut hist = Histogram::new(26);
 //! hist.add(11, 40); // 2048 -> 4095 usecs
 //! heatmap.push(SystemTime::now(), &hist); // once per interval
 //! heatmap.write(Path::new("cpudist.svg"))?; // at exit
-//! # Ok::<(), hist_user::output::heatmap::HeatmapError>(())
+//! # Ok::<(), hist_output::heatmap::HeatmapError>(())
 //! ```
 
 use std::{
@@ -65,7 +66,7 @@ use plotters::{
     },
 };
 
-use crate::{Histogram, Report};
+use hist_user::{Histogram, Report};
 
 /// The colour of an empty cell: white, as the page.
 pub const EMPTY: [u8; 3] = [255, 255, 255];

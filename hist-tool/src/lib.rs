@@ -1,6 +1,6 @@
 //! The runner every tool shares, so that a tool's `main` is its own flags plus a few lines:
 //! bcc's common flags ([`CommonArgs`]), loading the eBPF object with its settings, attaching by
-//! [`plan`](crate::plan), the interval loop with Ctrl-C/SIGTERM, and the output modes — bcc's
+//! [`plan`], the interval loop with Ctrl-C/SIGTERM, and the output modes — bcc's
 //! text, `-j` JSON (one object per interval) and `--prometheus ADDR` (`/metrics`, cumulative).
 //!
 //! ```no_run
@@ -15,7 +15,7 @@
 //! # let object: &[u8] = &[];
 //! use clap::Parser as _;
 //! use hist_core::HistDesc as _;
-//! use hist_user::{plan::OpSpec, tool::{CommonArgs, Timestamp, Tool, View}};
+//! use hist_tool::{CommonArgs, Timestamp, Tool, View, plan::OpSpec};
 //!
 //! #[derive(clap::Parser)]
 //! struct Args {
@@ -45,8 +45,9 @@
 //!     gone: None,
 //! };
 //! tool.run::<Latency>(&mut ebpf, &view)?;
-//! # Ok::<(), hist_user::tool::ToolError>(())
+//! # Ok::<(), hist_tool::ToolError>(())
 //! ```
+#![deny(missing_docs)]
 
 use std::{
     cell::{Cell, RefCell},
@@ -57,20 +58,29 @@ use std::{
 };
 
 use aya::{Ebpf, EbpfLoader};
+use hist_attach::{
+    kernel::KernelError,
+    plan::{Attached, Hook, KernelFacts, OpSpec, Plan, PlanError},
+};
 use hist_core::{
     HistDesc, HistDescs, Layout, LogLinear, OP_START_MAP, START_MAP, Settings, TASK_START_MAP,
     ToolConfig, Unit, start_entries,
 };
-
-use crate::{
+use hist_user::{
     DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
-    interval::{Intervals, Wakeup, local_time_hms},
-    kernel::{self, KernelError},
-    output,
     percentile::{self, Percentiles},
-    plan::{Attached, Hook, KernelFacts, OpSpec, Plan, PlanError},
     render,
 };
+
+use crate::interval::{Intervals, Wakeup, local_time_hms};
+
+pub mod interval;
+
+pub use aya;
+pub use hist_attach::{self, kernel, plan};
+pub use hist_core;
+pub use hist_output as output;
+pub use hist_user;
 
 /// A tool's eBPF object: the plain build, and optionally the build with `hist_ebpf`'s feature
 /// `task-storage` ([`hist_build::ebpf_variants`](https://docs.rs/hist-build)), which
@@ -90,7 +100,7 @@ pub struct Objects {
 #[macro_export]
 macro_rules! objects {
     ($binary:literal) => {
-        $crate::tool::Objects {
+        $crate::Objects {
             plain: $crate::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/", $binary)),
             task_storage: Some($crate::aya::include_bytes_aligned!(concat!(
                 env!("OUT_DIR"),
@@ -380,7 +390,7 @@ impl Tool {
             .map_err(|e| ToolError::Load(e.to_string()))
     }
 
-    /// Attaches every operation by its [`plan`](crate::plan): the best hook this kernel offers,
+    /// Attaches every operation by its [`plan`]: the best hook this kernel offers,
     /// or the one `--attach` forces; `-v` prints what was picked.
     pub fn attach(&self, ebpf: &mut Ebpf, ops: &[OpSpec]) -> Result<(), ToolError> {
         self.attach_first(ebpf, &[ops]).map(drop)
@@ -517,7 +527,7 @@ impl Tool {
     /// (the kernel keeps them for all CPUs) or drops (the interval's report has them).
     fn cpu_reports<P: Copy + Ord>(
         &self,
-        parts: Vec<crate::Snapshot<P>>,
+        parts: Vec<hist_user::Snapshot<P>>,
         layout: Layout,
         view: &View<P>,
     ) -> Vec<(u32, Report)> {
@@ -714,7 +724,7 @@ fn report<P: Copy + Ord>(
     tool: &str,
     layout: Layout,
     unit: Unit,
-    histograms: crate::Snapshot<P>,
+    histograms: hist_user::Snapshot<P>,
     sums: Option<BTreeMap<P, u64>>,
     drops: Drops,
     view: &View<P>,

@@ -11,8 +11,8 @@
 //!   [`fentry_load_error`] to explain a failed load.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), hist_user::kernel::KernelError> {
-//! use hist_user::kernel;
+//! # fn main() -> Result<(), hist_attach::kernel::KernelError> {
+//! use hist_attach::kernel;
 //!
 //! kernel::check_privileges()?;
 //! kernel::ensure_tracefs()?;

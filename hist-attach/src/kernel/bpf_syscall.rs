@@ -1,6 +1,6 @@
-//! The `bpf(2)` calls hist-user makes itself, where aya 0.14 has no API: `BPF_PROG_LOAD` with
+//! The `bpf(2)` calls hist-attach makes itself, where aya 0.14 has no API: `BPF_PROG_LOAD` with
 //! `attach_btf_obj_fd` (fentry on module functions, the `tp_btf` test load), the kernel's BTF
-//! objects by id, `BPF_RAW_TRACEPOINT_OPEN`, and `BPF_MAP_LOOKUP_BATCH` (aya's issue #1124). Each `union bpf_attr` variant is the prefix of
+//! objects by id, and `BPF_RAW_TRACEPOINT_OPEN`. Each `union bpf_attr` variant is the prefix of
 //! the union that its command reads (`include/uapi/linux/bpf.h`); the kernel requires the rest
 //! to be zero.
 
@@ -81,20 +81,6 @@ pub(crate) struct BtfInfo {
     pub(crate) kernel_btf: u32,
 }
 
-/// `union bpf_attr` for `BPF_MAP_LOOKUP_BATCH` (Linux 5.6).
-#[repr(C)]
-#[derive(Default)]
-pub(crate) struct BatchAttr {
-    pub(crate) in_batch: u64,
-    pub(crate) out_batch: u64,
-    pub(crate) keys: u64,
-    pub(crate) values: u64,
-    pub(crate) count: u32,
-    pub(crate) map_fd: u32,
-    pub(crate) elem_flags: u64,
-    pub(crate) flags: u64,
-}
-
 /// `bpf(cmd, attr, sizeof attr)`.
 ///
 /// # Safety
@@ -161,8 +147,5 @@ mod tests {
         assert_eq!(mem::offset_of!(ProgLoadAttr, prog_name), 48);
         assert_eq!(mem::offset_of!(ProgLoadAttr, expected_attach_type), 68);
         assert_eq!(mem::offset_of!(ProgLoadAttr, attach_btf_id), 108);
-        assert_eq!(mem::size_of::<BatchAttr>(), 56);
-        assert_eq!(mem::offset_of!(BatchAttr, elem_flags), 40);
-        assert_eq!(mem::offset_of!(BatchAttr, map_fd), 36);
     }
 }

@@ -18,7 +18,7 @@ const PROC_SELF_STATUS: &str = "/proc/self/status";
 /// `None` when the text has no well-formed `CapEff:` line.
 ///
 /// ```
-/// use hist_user::kernel::parse_cap_eff;
+/// use hist_attach::kernel::parse_cap_eff;
 /// assert_eq!(parse_cap_eff("Name:\tcat\nCapEff:\t000000c000000000\n"), Some(0xc0_0000_0000));
 /// assert_eq!(parse_cap_eff("Name:\tcat\n"), None);
 /// ```
@@ -33,7 +33,7 @@ pub fn parse_cap_eff(status: &str) -> Option<u64> {
 /// `CAP_SYS_ADMIN`, or both `CAP_BPF` and `CAP_PERFMON`.
 ///
 /// ```
-/// use hist_user::kernel::{CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, caps_sufficient};
+/// use hist_attach::kernel::{CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, caps_sufficient};
 /// assert!(caps_sufficient(1 << CAP_SYS_ADMIN));
 /// assert!(caps_sufficient(1 << CAP_BPF | 1 << CAP_PERFMON));
 /// assert!(!caps_sufficient(1 << CAP_BPF));

@@ -23,8 +23,8 @@
 //! (the function's prototype comes from the module's BTF), and the tools' objects carry none.
 //!
 //! ```no_run
-//! # fn run(object: &[u8], ebpf: &aya::Ebpf) -> Result<(), hist_user::kernel::ModuleFentryError> {
-//! use hist_user::kernel::{ModuleFunction, ModulePrograms};
+//! # fn run(object: &[u8], ebpf: &aya::Ebpf) -> Result<(), hist_attach::kernel::ModuleFentryError> {
+//! use hist_attach::kernel::{ModuleFunction, ModulePrograms};
 //!
 //! let programs = ModulePrograms::new(object, ebpf)?; // before HistMap::open takes the maps
 //! let target = ModuleFunction::find("xfs", "xfs_fs_nr_cached_objects")?;

@@ -1,4 +1,4 @@
-//! `--heatmap FILE` (`hist_user::output::heatmap`): the files are read back, as XML and as
+//! `--heatmap FILE` (`hist_output::heatmap`): the files are read back, as XML and as
 //! pixels, and every cell is checked against the counts that went in.
 
 use std::{
@@ -7,11 +7,9 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use hist_user::{
-    Drops, Histogram, Report,
-    hist_core::{Layout, Unit},
-    output::heatmap::{EMPTY, HOTTEST, Heatmap, HeatmapError, colour},
-};
+use hist_core::{Layout, Unit};
+use hist_output::heatmap::{EMPTY, HOTTEST, Heatmap, HeatmapError, colour};
+use hist_user::{Drops, Histogram, Report};
 
 const MAX_SLOT: u32 = 26;
 /// The largest count of the run, alone in interval 3, slot 5 (32 -> 63 usecs).

@@ -15,7 +15,7 @@ use std::{
 use common::{
     KIND_CONST, KIND_FWD, KIND_INT, KIND_STRUCT, KIND_TYPEDEF, KIND_UNION, btf_blob, info,
 };
-use hist_user::kernel::{KernelBtf, KernelError};
+use hist_attach::kernel::{KernelBtf, KernelError};
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! `hist_user::kernel` on the running kernel, whatever it is, plus its parsers on fixed input.
+//! `hist_attach::kernel` on the running kernel, whatever it is, plus its parsers on fixed input.
 //!
 //! Every live test first finds out what this kernel has without the crate, then asserts the
 //! crate agrees, in both directions: found with the right fields where the probe says present,
@@ -35,7 +35,7 @@ use std::{
 use common::{
     KIND_DATASEC, KIND_ENUM64, KIND_FUNC, KIND_FUNC_PROTO, KIND_INT, KIND_STRUCT, btf_blob, info,
 };
-use hist_user::kernel::{
+use hist_attach::kernel::{
     self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, KernelBtf, KernelError, KernelSymbol,
 };
 

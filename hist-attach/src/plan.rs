@@ -13,7 +13,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let mut ebpf: aya::Ebpf = unimplemented!();
-//! use hist_user::plan::{Hook, KernelFacts, OpSpec, Plan};
+//! use hist_attach::plan::{Hook, KernelFacts, OpSpec, Plan};
 //!
 //! const OPS: &[OpSpec] = &[OpSpec {
 //!     name: "open",
@@ -85,14 +85,15 @@ pub use attach::Attached;
 pub use facts::KernelFacts;
 
 /// The kinds of hook, in the order a plan prefers them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Hook {
     /// fentry/fexit programs on a kernel function (BPF trampolines, vmlinux BTF).
     Fentry,
     /// kprobe/kretprobe programs on a kernel function.
     Kprobe,
     /// BTF-enabled raw tracepoints (`tp_btf`).
-    #[value(name = "tp_btf")]
+    #[cfg_attr(feature = "clap", value(name = "tp_btf"))]
     TpBtf,
     /// Tracepoints through tracefs.
     Tracepoint,

@@ -42,7 +42,7 @@ use std::{
 use hist_core::Buckets;
 use serde::{Deserialize, Serialize};
 
-use crate::{Report, percentile::Percentiles};
+use hist_user::{Report, percentile::Percentiles};
 
 /// One interval: the JSON object [`to_line`] writes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ pub struct Histogram {
     /// The rows bcc prints, then the overflow bucket when it counted anything.
     pub buckets: Vec<Bucket>,
     /// With `--percentiles` ([`Interval::add_percentiles`]): the percentiles and the highest
-    /// bucket, as [`crate::percentile`] defines them; absent otherwise, and for an empty
+    /// bucket, as [`hist_user::percentile`] defines them; absent otherwise, and for an empty
     /// histogram.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentiles: Option<Percentiles>,
@@ -181,7 +181,8 @@ impl Interval {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}, output::json};
+/// use hist_output::json;
+/// use hist_user::{Drops, Histogram, Report, hist_core::{Layout, Unit}};
 ///
 /// let report = Report {
 ///     tool: "cpudist".into(),
@@ -239,7 +240,7 @@ impl Interval {
 }
 
 /// The buckets of `hist`: bcc's rows, then the overflow slot when it counted anything.
-fn buckets(layout: hist_core::Layout, hist: &crate::Histogram) -> Vec<Bucket> {
+fn buckets(layout: hist_core::Layout, hist: &hist_user::Histogram) -> Vec<Bucket> {
     let finite = hist.finite();
     let shown = finite
         .iter()
@@ -288,7 +289,7 @@ mod tests {
 
     fn report(
         layout: hist_core::Layout,
-        histograms: Vec<(&str, crate::Histogram, Option<u64>)>,
+        histograms: Vec<(&str, hist_user::Histogram, Option<u64>)>,
     ) -> Report {
         Report {
             tool: "nfsdist".into(),
@@ -299,20 +300,20 @@ mod tests {
                 .into_iter()
                 .map(|(label, hist, sum)| (label.to_owned(), hist, sum))
                 .collect(),
-            drops: crate::Drops::NONE,
+            drops: hist_user::Drops::NONE,
             time: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
         }
     }
 
     #[test]
     fn parses_back_to_the_same_values() {
-        let mut read = crate::Histogram::new(26);
+        let mut read = hist_user::Histogram::new(26);
         read.add(1, 3);
         read.add(3, 1);
         read.add(27, 2);
-        let mut write = crate::Histogram::new(26);
+        let mut write = hist_user::Histogram::new(26);
         write.add(26, 7);
-        let empty = crate::Histogram::new(26);
+        let empty = hist_user::Histogram::new(26);
         let report = report(
             hist_core::Layout::log2(26),
             vec![
@@ -363,7 +364,7 @@ mod tests {
 
     #[test]
     fn linear_layout_and_a_single_histogram() {
-        let hist = crate::Histogram::from_counts(&[4, 0, 8, 0], 2);
+        let hist = hist_user::Histogram::from_counts(&[4, 0, 8, 0], 2);
         let mut report = report(hist_core::Layout::linear(10, 5, 3), vec![("", hist, None)]);
         report.section = None;
         report.unit = Unit::Milliseconds;
@@ -394,7 +395,7 @@ mod tests {
     #[test]
     fn log_linear_layout_and_its_buckets() {
         // Precision 2: 0..=3 one value each, then [4], [5], [6], [7], [8, 9], [10, 11]…
-        let hist = crate::Histogram::from_counts(&[1, 0, 0, 0, 0, 0, 0, 0, 5], 3);
+        let hist = hist_user::Histogram::from_counts(&[1, 0, 0, 0, 0, 0, 0, 0, 5], 3);
         let report = report(
             hist_core::Layout::log_linear(2, 8),
             vec![("read", hist, None)],

@@ -45,7 +45,7 @@ impl KernelSymbol {
     /// (types other than `t`, `T`, `w`, `W`).
     ///
     /// ```
-    /// use hist_user::kernel::KernelSymbol;
+    /// use hist_attach::kernel::KernelSymbol;
     /// let sym = KernelSymbol::parse_line("ffffffffc0a01000 t nfs_file_read.cold\t[nfs]").unwrap();
     /// assert_eq!((sym.base_name(), sym.suffix.as_str()), ("nfs_file_read", ".cold"));
     /// assert_eq!(sym.module.as_deref(), Some("nfs"));
@@ -97,7 +97,7 @@ impl KernelSymbol {
 /// followed by a number; a name with any other dotted tail has no suffix.
 ///
 /// ```
-/// use hist_user::kernel::split_compiler_suffix;
+/// use hist_attach::kernel::split_compiler_suffix;
 /// assert_eq!(split_compiler_suffix("f.constprop.0.isra.0"), ("f", ".constprop.0.isra.0"));
 /// assert_eq!(split_compiler_suffix("f.cold"), ("f", ".cold"));
 /// assert_eq!(split_compiler_suffix("do_sys_openat2"), ("do_sys_openat2", ""));

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hist_user::output::server::{MetricsServer, REQUEST_TIMEOUT};
+use hist_output::server::{MetricsServer, REQUEST_TIMEOUT};
 
 /// A server whose every scrape says how many scrapes came before it.
 fn counting_server() -> (MetricsServer, Arc<AtomicU64>) {
