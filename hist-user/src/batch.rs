@@ -42,7 +42,10 @@ const BATCH_ENTRIES: usize = 4096;
 /// Every entry of the hash map `data` (of `u64` values, one per CPU when `per_cpu`) by
 /// `BPF_MAP_LOOKUP_BATCH`; `None` when this kernel cannot (before 5.6, or a map kind without
 /// batch lookups), for the caller to iterate instead.
-pub(crate) fn lookup_batch<K: aya::Pod>(data: &MapData, per_cpu: bool) -> Result<Option<Batch<K>>, Error> {
+pub(crate) fn lookup_batch<K: aya::Pod>(
+    data: &MapData,
+    per_cpu: bool,
+) -> Result<Option<Batch<K>>, Error> {
     let per_key = if per_cpu {
         aya::util::nr_cpus().map_err(|(_, error)| MapError::IoError(error))?
     } else {

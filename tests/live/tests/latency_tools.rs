@@ -11,8 +11,8 @@ use std::{path::Path, process::Command};
 
 use common::{Traced, section_totals, sh, trace_around};
 
-use hist_live_tests::fixtures::{self, Xfs};
 use hist_attach::kernel::{self, KernelBtf};
+use hist_live_tests::fixtures::{self, Xfs};
 
 /// An op of a tool and its kernel functions, as the tool's `OPS` names them.
 struct Op {

@@ -10,8 +10,8 @@ mod common;
 use std::{path::Path, process::Command};
 
 use common::{Traced, Workload, report, section_totals, trace_around};
-use hist_live_tests::fixtures::LoopbackNfs;
 use hist_attach::kernel::{self, KernelBtf};
+use hist_live_tests::fixtures::LoopbackNfs;
 
 /// Calls of each file operation in the workload.
 const TIMES: u64 = 200;

@@ -7,12 +7,12 @@ use aya::{
     programs::{Program, ProgramType},
     sys::is_program_supported,
 };
+use hist_attach::kernel::{self, KernelError};
+use hist_core::{OP_START_MAP, TASK_START_MAP};
 use hist_live_tests::{
     CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, NFSDIST_TASK_STORAGE, PROBES, XFSRECLAIM,
     XFSRECLAIM_TASK_STORAGE,
 };
-use hist_attach::kernel::{self, KernelError};
-use hist_core::{OP_START_MAP, TASK_START_MAP};
 
 /// The kernel function each `tp_btf` program is loaded for.
 const TP_BTF_TARGETS: &[(&str, &str)] = &[

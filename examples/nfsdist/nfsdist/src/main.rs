@@ -5,11 +5,7 @@
 //! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
 
 use clap::Parser;
-use hist_tool::{
-    CommonArgs, Timestamp, Tool, ToolError, View,
-    hist_core::HistDesc,
-    plan::OpSpec,
-};
+use hist_tool::{CommonArgs, Timestamp, Tool, ToolError, View, hist_core::HistDesc, plan::OpSpec};
 use nfsdist_common::{NfsLatency, Op};
 
 const EXAMPLES: &str = "examples:
