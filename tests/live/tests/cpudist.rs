@@ -25,6 +25,8 @@ fn cpudist_bin() -> String {
 struct Cpudist {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    /// The line that showed it ready: the banner, or the line [`Cpudist::start_machine`] waited for.
+    ready: String,
 }
 
 impl Cpudist {
@@ -38,14 +40,30 @@ impl Cpudist {
             .spawn()
             .expect("spawn cpudist");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
+        let (mut line, mut seen) = (String::new(), String::new());
         while !line.contains(ready) {
             line.clear();
             let read = stderr.read_line(&mut line).expect("read stderr");
-            assert!(read > 0, "cpudist ended before printing {ready:?}");
+            assert!(read > 0, "cpudist ended before printing {ready:?}:\n{seen}");
+            seen.push_str(&line);
         }
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Self { child, stdout }
+        Self {
+            child,
+            stdout,
+            ready: line,
+        }
+    }
+
+    /// Starts cpudist serving `/metrics` on a port the kernel picks; returns it with its
+    /// address.
+    fn start_serving(args: &[&str]) -> (Self, String) {
+        let cpudist = Self::start_machine(
+            &[args, &["--prometheus", "127.0.0.1:0"]].concat(),
+            "serving http://",
+        );
+        let addr = common::served_address(&cpudist.ready).expect("the served address");
+        (cpudist, addr)
     }
 
     fn start(args: &[&str]) -> Self {
@@ -62,7 +80,11 @@ impl Cpudist {
             banner.starts_with("Tracing "),
             "cpudist did not start: {banner:?}"
         );
-        Self { child, stdout }
+        Self {
+            child,
+            stdout,
+            ready: banner,
+        }
     }
 
     /// Ctrl-C, then everything it printed after the banner.
@@ -567,14 +589,9 @@ fn per_cpu_histograms_add_up_to_the_sleeps() {
         );
     }
     // Prometheus: one family, a series per CPU labelled `cpu`, whose counts add up.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().to_string()
-    };
     let workload = common::Workload::spawn(&["sleep", "20", "50"]);
     let pid = workload.pid().to_string();
-    let args = ["-O", "--per-cpu", "-p", &pid, "--prometheus", &addr];
-    let cpudist = Cpudist::start_machine(&args, "serving http://");
+    let (cpudist, addr) = Cpudist::start_serving(&["-O", "--per-cpu", "-p", &pid]);
     workload.run_to_end();
     let text = common::scrape(&addr);
     cpudist.interrupt();
@@ -808,16 +825,9 @@ fn buckets(text: &str, metric: &str) -> Option<Series> {
 #[test]
 fn prometheus_counters_only_grow_and_hold_the_sleeps() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().to_string()
-    };
     let workload = common::Workload::spawn(&["sleep", "20", "50"]);
     let pid = workload.pid().to_string();
-    let cpudist = Cpudist::start_machine(
-        &["-O", "-p", &pid, "--prometheus", &addr],
-        "serving http://",
-    );
+    let (cpudist, addr) = Cpudist::start_serving(&["-O", "-p", &pid]);
     let metric = "cpudist_offcpu_seconds";
     // Before the workload runs, its series may not exist yet: all zero.
     let second_scrape = |text: &str| buckets(text, metric).expect("the workload's series");

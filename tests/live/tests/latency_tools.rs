@@ -225,19 +225,18 @@ fn xfsreclaim_measures_reclaim_of_xfs_inodes() {
     // own at any time, so the text's count of each op is held between what /metrics counted
     // from just after the text tool attached to the end of the work (at most what the text has)
     // and from just before it started to just after it ended (at least what the text has).
-    let addr = format!("127.0.0.1:{}", common::prometheus::free_port());
     let mut exporter = Command::new(common::tool_bin("xfsreclaim"))
-        .args(["--prometheus", &addr])
+        .args(["--prometheus", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Its banner, then `xfsreclaim: serving http://…` once it is attached and listening.
     let stderr = std::io::BufReader::new(exporter.stderr.take().unwrap());
     let serving = std::io::BufRead::lines(stderr).map_while(Result::ok);
-    assert!(
-        serving.take(5).any(|l| l.contains("serving")),
-        "xfsreclaim --prometheus did not start"
-    );
+    let addr = serving
+        .take(5)
+        .find_map(|l| common::served_address(&l))
+        .expect("xfsreclaim --prometheus did not start");
     let counts = || metric_counts(&common::scrape(&addr), "xfs_reclaim_latency_seconds");
     let before_text = counts();
     let (mut text_attached, mut work_done) = (Vec::new(), Vec::new());

@@ -11,7 +11,7 @@ use std::{
     time::SystemTime,
 };
 
-use common::prometheus::{Prometheus, free_port};
+use common::prometheus::Prometheus;
 use hist_core::{Layout, Unit};
 use hist_output::{
     prometheus::{self, Family, encode_families},
@@ -76,27 +76,30 @@ fn quantiles_of_a_known_histogram_are_interpolated_inside_its_slots() {
 #[test]
 fn cpudist_sleeps_of_20ms_give_a_median_between_16_and_32ms() {
     let workload = common::Workload::spawn(&["sleep", "20", "50"]);
-    let addr = format!("127.0.0.1:{}", free_port());
     let mut cpudist = Command::new(common::tool_bin("cpudist"))
         .args([
             "-O",
             "-p",
             &workload.pid().to_string(),
             "--prometheus",
-            &addr,
+            "127.0.0.1:0",
         ])
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn cpudist");
     let mut stderr = BufReader::new(cpudist.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("serving http://") {
+    let (mut line, mut seen) = (String::new(), String::new());
+    let addr = loop {
         line.clear();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
-            "cpudist ended early"
+            "cpudist ended early:\n{seen}"
         );
-    }
+        seen.push_str(&line);
+        if let Some(addr) = common::served_address(&line) {
+            break addr;
+        }
+    };
     let server = Prometheus::scraping(&addr);
     workload.run_to_end();
     let metric = "cpudist_offcpu_seconds";

@@ -208,6 +208,16 @@ fn row_counts(line: &str) -> Option<&str> {
     }
 }
 
+/// Where a tool started with `--prometheus 127.0.0.1:0` serves `/metrics`, from the line it
+/// prints when it listens (`cpudist: serving http://127.0.0.1:40123/metrics (Ctrl-C to end)`).
+/// Port 0 lets the kernel choose: a port a test picked free and released can be taken again
+/// before the tool binds it (a Prometheus of a parallel test took one for a scrape).
+#[allow(dead_code)] // not every test file serves /metrics
+pub fn served_address(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once("serving http://")?;
+    Some(rest.split_once("/metrics")?.0.to_owned())
+}
+
 /// `GET /metrics` over a plain TCP connection: the body.
 pub fn scrape(addr: &str) -> String {
     use std::io::Read as _;
