@@ -136,5 +136,10 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, snapshot, render);
-criterion_main!(benches);
+// criterion_group! writes an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(benches, snapshot, render);
+}
+criterion_main!(group::benches);

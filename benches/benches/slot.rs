@@ -121,5 +121,10 @@ fn bucket_slots(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, log2_u64_forms, log2_generic, bucket_slots);
-criterion_main!(benches);
+// criterion_group! writes an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(benches, log2_u64_forms, log2_generic, bucket_slots);
+}
+criterion_main!(group::benches);

@@ -125,8 +125,9 @@ impl fmt::Display for Hook {
 pub struct OpSpec {
     /// "read", "count", "sched_switch": how -v output and errors name it.
     pub name: &'static str,
-    /// Stem of the eBPF program names: the programs are `{program}_fentry`, `{program}_fexit`,
-    /// `{program}_kprobe`, `{program}_kretprobe` (entry/exit of a function), and for tracepoints
+    /// Stem of the eBPF program names: a program is named by the stem and its hook's
+    /// [`ProgramSuffix`](hist_core::names::ProgramSuffix), `{program}_fentry`, `{program}_fexit`,
+    /// `{program}_kprobe`, `{program}_kretprobe` (entry/exit of a function); for tracepoints
     /// see `tracepoints`.
     pub program: &'static str,
     /// Kernel functions whose entry and exit are traced, alternatives in order of preference
@@ -146,7 +147,8 @@ pub struct OpSpec {
 impl OpSpec {
     /// An op traced at the entry and exit of a kernel function: the first of `functions` the
     /// kernel has, provided by `module` when not built in. Its programs are named after the op
-    /// (`read_kprobe`, …, as `hist_ebpf::latency_probes!` names them).
+    /// (`read_kprobe`, …, as `hist_ebpf::latency_probes!` names them): give the op's own name,
+    /// `Op::READ.name()`, which the eBPF side's build checks its programs against.
     pub const fn function(
         name: &'static str,
         functions: &'static [&'static str],

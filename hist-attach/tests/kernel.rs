@@ -1014,10 +1014,11 @@ fn fentry_test_load(btf_id: u32) -> Result<(), (&'static str, i32)> {
     let license = c"GPL";
     let bpf = |cmd: i32, attr: *const u8, size: usize| {
         // SAFETY: `attr` points to a live bpf_attr prefix of `size` bytes whose pointers point
-        // to live buffers; the returned descriptor is owned by no one else.
+        // to live buffers.
         let fd = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr, size) };
         match fd {
             -1 => Err(io::Error::last_os_error().raw_os_error().unwrap()),
+            // SAFETY: a descriptor the kernel just returned, owned by no one else.
             fd => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
         }
     };

@@ -20,8 +20,8 @@
 //!   profile or command (build, test, clippy, doc) that runs the build script: `core` and each
 //!   object are compiled once and then found fresh. (aya-build builds into each build script's
 //!   own `OUT_DIR`, so a workspace with three tools rebuilt `core` about seven times.)
-//! * The nested build runs as many jobs as the outer one (`cargo build -j N` reaches build
-//!   scripts as `NUM_JOBS`). Its compiler warnings are shown as the build script's warnings;
+//! * The nested build shares the outer one's jobs (`cargo build -j N`): it inherits cargo's
+//!   jobserver through `CARGO_MAKEFLAGS`. Its compiler warnings are shown as the build script's warnings;
 //!   when it fails, its errors are shown and the build script fails with one line saying what
 //!   to do.
 //! * The build reruns when a crate the eBPF object is built from by path changes: the eBPF
@@ -118,11 +118,8 @@ fn build(
         ])
         .arg("--target-dir")
         .arg(shared_target_dir(out_dir));
-    // The outer build's `-j N` (or `CARGO_BUILD_JOBS`, or the CPU count), which cargo gives
-    // build scripts as `NUM_JOBS`.
-    if let Ok(jobs) = env::var("NUM_JOBS") {
-        cargo.args(["--jobs", &jobs]);
-    }
+    // No `--jobs`: the nested cargo inherits the outer build's jobserver (`CARGO_MAKEFLAGS`),
+    // so it shares the outer `-j N` and ignores, with a warning, a `--jobs` of its own.
     for package in packages {
         cargo.args(["--package", package]);
         if let Some(feature) = feature {

@@ -23,7 +23,8 @@
 //! assert_eq!(ReclaimLatency::MAX_ENTRIES, 56); // (26 + 2) × 2
 //! ```
 //!
-//! The kernel side declares its map from it (`hist_ebpf::HashHist<ReclaimLatency>`), sized
+//! The kernel side declares its map from it (`hist_ebpf::maps! { static RECLAIM_LATENCY:
+//! HashHist<ReclaimLatency>; }`, a build error when the static is named otherwise), sized
 //! [`HistDesc::MAX_ENTRIES`]; the user side opens the map by [`HistDesc::NAME`] and refuses one
 //! whose key size, value size or `max_entries` disagrees, so the two sides cannot drift apart
 //! into a silently wrong histogram.
@@ -39,7 +40,8 @@ use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, map_entries};
 pub trait HistDesc {
     /// What selects one histogram in the map: an op code, a pid, `()` for a single one.
     type Prefix: KeyPrefix;
-    /// The map's name in the eBPF object: the identifier of the kernel side's `#[map]` static.
+    /// The map's name in the eBPF object: the identifier of the kernel side's static, which
+    /// `hist_ebpf::maps!` checks when the eBPF crate builds ([`crate::names`]).
     const NAME: &'static str;
     /// How values become slots.
     const LAYOUT: Layout;

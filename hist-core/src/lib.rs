@@ -10,14 +10,16 @@
 //!   [`Unit`], size) that both sides compile, and [`Settings`], the load-time settings.
 //! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
 //! * [`drops`]: [`DropCause`], why an event could not be counted, and the map that counts it.
+//! * [`names`]: every name the eBPF object and user space must agree on (maps, sums, config,
+//!   programs), checked when the eBPF side builds.
 //! * [`start`]: how big the start map of entry/exit latency is ([`start_entries`]).
 //!
 //! # Porting from bcc
 //!
 //! | bcc / libbpf-tools | hist |
 //! |---|---|
-//! | `BPF_HISTOGRAM(dist)` | `hist_ebpf::ArrayHist<MAX_SLOT, 1>` (one dense prefix) |
-//! | `BPF_HISTOGRAM(dist, struct key_t, N)` with `key_t { u32 pid; u64 slot; }` | `hist_ebpf::HashHist<u32, MAX_SLOT>` with [`map_entries`]`(MAX_SLOT, N)` |
+//! | `BPF_HISTOGRAM(dist)` | `hist_ebpf::ArrayHist<Dist>`, `Dist` a [`HistDesc`] with `PREFIXES = 1` |
+//! | `BPF_HISTOGRAM(dist, struct key_t, N)` with `key_t { u32 pid; u64 slot; }` | `hist_ebpf::HashHist<Dist>` with `Prefix = u32`: [`map_entries`]`(max_slot, N)` entries |
 //! | `dist.increment(bpf_log2l(delta))` | `DIST.record(prefix, delta)` |
 //! | libbpf-tools `log2l(v)` (`bits.bpf.h`) | [`log2`]`(v)`: identical slots |
 //! | bcc `bpf_log2l(v)` | [`log2`]`(v) + 1` for `v > 0`: bcc never uses slot 0 |
@@ -33,6 +35,7 @@
 pub mod desc;
 pub mod drops;
 pub mod key;
+pub mod names;
 pub mod slot;
 pub mod start;
 
@@ -44,5 +47,8 @@ pub use bytemuck as __bytemuck;
 pub use desc::{HistDesc, HistDescs, Layout, Settings, ToolConfig, Unit, Unused};
 pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
-pub use slot::{Buckets, Linear, Log2, LogLinear, log2, log2_u64, map_entries};
+pub use slot::{
+    Buckets, Linear, Log2, LogLinear, array_index, capped_slot, log2, log2_u64, map_entries,
+    slots_per_prefix,
+};
 pub use start::{MAX_START_ENTRIES, OP_START_MAP, START_MAP, TASK_START_MAP, start_entries};

@@ -137,7 +137,38 @@ fn log2_bpf(v: u64) -> u32 {
 /// assert_eq!(hist_core::map_entries(26, 2), 56);
 /// ```
 pub const fn map_entries(max_slot: u32, prefixes: u32) -> u32 {
-    (max_slot + 2) * prefixes
+    slots_per_prefix(max_slot) * prefixes
+}
+
+/// The counters of one prefix's histogram: slots `0..=max_slot` and the overflow slot.
+pub const fn slots_per_prefix(max_slot: u32) -> u32 {
+    max_slot + 2
+}
+
+/// Where an array histogram (`hist_ebpf::ArrayHist`) keeps `slot` of the histogram of prefix
+/// index `prefix`: `prefix × (max_slot + 2) + slot`. A slot above the overflow slot counts in
+/// the overflow slot, so a map of [`map_entries`]`(max_slot, prefixes)` holds every index of
+/// prefixes `0..prefixes`.
+///
+/// ```
+/// assert_eq!(hist_core::array_index(0, 5, 26), 5);
+/// assert_eq!(hist_core::array_index(1, 0, 26), 28);
+/// assert_eq!(hist_core::array_index(1, 99, 26), 28 + 27); // the overflow slot
+/// ```
+#[inline(always)]
+pub const fn array_index(prefix: u32, slot: u32, max_slot: u32) -> u32 {
+    prefix * slots_per_prefix(max_slot) + capped_slot(slot, max_slot)
+}
+
+/// `slot`, or the overflow slot `max_slot + 1` when it is above: the slot a map of
+/// [`map_entries`] keys holds every count in.
+#[inline(always)]
+pub const fn capped_slot(slot: u32, max_slot: u32) -> u32 {
+    if slot > max_slot + 1 {
+        max_slot + 1
+    } else {
+        slot
+    }
 }
 
 /// How values map to the slots of a histogram. Implemented by [`Log2`] and [`Linear`].

@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 use aya_ebpf::maps::{Array, PerCpuArray};
 use hist_core::{DropCause, HistDesc, Layout};
 
-use crate::{Histogram, atomic_add, capped, drops, plain_add};
+use crate::{DescribedMap, Histogram, atomic_add, drops, plain_add};
 
 macro_rules! array_hist {
     ($(#[$doc:meta])* $name:ident, $map:ident, $add:expr) => {
@@ -35,6 +35,11 @@ macro_rules! array_hist {
             }
         }
 
+        impl<H: HistDesc> DescribedMap for $name<H> where H::Prefix: Into<u32> {
+            type Desc = H;
+            const NAME_SUFFIX: &'static str = "";
+        }
+
         impl<H: HistDesc> Histogram for $name<H> where H::Prefix: Into<u32> {
             type Desc = H;
 
@@ -47,8 +52,7 @@ macro_rules! array_hist {
                     drops::count(DropCause::HistogramFull, count);
                     return;
                 }
-                let max_slot = layout.max_slot();
-                let index = prefix * (max_slot + 2) + capped(slot, max_slot);
+                let index = hist_core::array_index(prefix, slot, layout.max_slot());
                 if let Some(value) = self.map.get_ptr_mut(index) {
                     $add(value, count);
                 }

@@ -10,6 +10,7 @@ use crate::plain_add;
 /// looks for it.
 #[map(name = "HIST_DROPS")]
 static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DropCause::COUNT, 0);
+hist_core::assert_name!("HIST_DROPS", hist_core::DROPS_MAP);
 
 /// Counts `events` lost for `cause`.
 #[inline(always)]

@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use hist_core::{DropCause, HistDesc, HistKey, Layout};
 
-use crate::{Histogram, atomic_add, capped, drops, plain_add};
+use crate::{DescribedMap, Histogram, atomic_add, drops, plain_add};
 
 /// Adds `count` to the value of `key`, inserting a zero first when the key is new; `false` when
 /// the map is full and nothing was added.
@@ -58,12 +58,17 @@ macro_rules! hash_hist {
             }
         }
 
+        impl<H: HistDesc> DescribedMap for $name<H> {
+            type Desc = H;
+            const NAME_SUFFIX: &'static str = "";
+        }
+
         impl<H: HistDesc> Histogram for $name<H> {
             type Desc = H;
 
             #[inline(always)]
             fn add_in(&self, layout: &Layout, prefix: H::Prefix, slot: u32, count: u64) {
-                let key = HistKey::new(prefix, capped(slot, layout.max_slot()));
+                let key = HistKey::new(prefix, hist_core::capped_slot(slot, layout.max_slot()));
                 if !add_to_key!(&self.map, &key, count, $add) {
                     drops::count(DropCause::HistogramFull, count);
                 }
@@ -90,8 +95,8 @@ hash_hist!(
 /// The sum of the recorded values per prefix of the histogram `H`, for Prometheus' `_sum`
 /// (and averages). A separate map of `PREFIXES` entries, outside the slot space, so the
 /// histogram's own size stays exact; the kernel side only adds to it when
-/// [`Settings::sums`](hist_core::Settings) asks for it. Name the static `{H::NAME}_SUM`: user
-/// space opens it by that name.
+/// [`Settings::sums`](hist_core::Settings) asks for it. Its static is named `{H::NAME}_SUM`,
+/// by which user space opens it: declare it with [`maps!`](crate::maps), which checks that.
 #[repr(transparent)]
 pub struct Sums<H: HistDesc> {
     map: HashMap<H::Prefix, u64>,
@@ -114,6 +119,11 @@ impl<H: HistDesc> Sums<H> {
             drops::count(DropCause::SumsFull, 1);
         }
     }
+}
+
+impl<H: HistDesc> DescribedMap for Sums<H> {
+    type Desc = H;
+    const NAME_SUFFIX: &'static str = hist_core::names::SUM_SUFFIX;
 }
 
 impl<H: HistDesc> Default for Sums<H> {

@@ -63,7 +63,9 @@ pub fn record<H: Histogram>(
 
 /// Writes the entry and exit programs of each op of an entry/exit latency tool, for every hook
 /// a kernel may offer: `{op}_fentry` / `{op}_fexit` and `{op}_kprobe` / `{op}_kretprobe`
-/// (the names `hist_attach::plan` attaches). Which kernel function each program attaches to is
+/// (the names `hist_attach::plan` attaches). Each `op` must be its prefix's name
+/// (`read: Op::READ`, with `READ = 0 => "read"` in [`ops!`](hist_core::ops)), or the build
+/// fails: the user side's plan names the programs by `Op::READ.name()`. Which kernel function each program attaches to is
 /// chosen at attach time, so one op can have alternatives (`nfs4_file_open`, else
 /// `nfs_file_open`).
 ///
@@ -80,6 +82,12 @@ macro_rules! latency_probes {
         hist: $hist:path, sums: $sums:path, config: $config:path;
         $($op:ident: $prefix:expr),+ $(,)?
     ) => {$crate::__private::paste! {$(
+        // The attach plan finds these by the op's name (`Op::READ.name()`) and the hook.
+        $crate::hist_core::assert_program_name!([<$op _fentry>], [$prefix.name()], $crate::hist_core::names::ProgramSuffix::Fentry);
+        $crate::hist_core::assert_program_name!([<$op _fexit>], [$prefix.name()], $crate::hist_core::names::ProgramSuffix::Fexit);
+        $crate::hist_core::assert_program_name!([<$op _kprobe>], [$prefix.name()], $crate::hist_core::names::ProgramSuffix::Kprobe);
+        $crate::hist_core::assert_program_name!([<$op _kretprobe>], [$prefix.name()], $crate::hist_core::names::ProgramSuffix::Kretprobe);
+
         #[$crate::__private::aya_ebpf::macros::fentry]
         pub fn [<$op _fentry>](_ctx: $crate::__private::aya_ebpf::programs::FEntryContext) -> i32 {
             $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
@@ -128,6 +136,12 @@ macro_rules! tracepoint_latency {
         $op:ident: $prefix:expr, $from:tt(arg $arg:literal at $offset:literal) if $filter:path
             => $to:tt $(,)?
     ) => {$crate::__private::paste! {
+        // The attach plan finds these by the op's name (`Op::SCAN.name()`), role and hook.
+        $crate::hist_core::assert_program_name!([<$op _start_btf>], [$prefix.name(), $crate::hist_core::names::START_STEM_SUFFIX], $crate::hist_core::names::ProgramSuffix::TpBtf);
+        $crate::hist_core::assert_program_name!([<$op _start_tp>], [$prefix.name(), $crate::hist_core::names::START_STEM_SUFFIX], $crate::hist_core::names::ProgramSuffix::Tracepoint);
+        $crate::hist_core::assert_program_name!([<$op _end_btf>], [$prefix.name(), $crate::hist_core::names::END_STEM_SUFFIX], $crate::hist_core::names::ProgramSuffix::TpBtf);
+        $crate::hist_core::assert_program_name!([<$op _end_tp>], [$prefix.name(), $crate::hist_core::names::END_STEM_SUFFIX], $crate::hist_core::names::ProgramSuffix::Tracepoint);
+
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $from)]
         pub fn [<$op _start_btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
             if $filter(ctx.arg($arg)) {
@@ -180,6 +194,8 @@ macro_rules! ebpf_program {
             fn is_tool_config<T: $crate::ToolConfig>() {}
             is_tool_config::<$config>();
         };
+        // User space writes it by this name.
+        $crate::hist_core::assert_name!(CONFIG, $crate::hist_core::names::CONFIG);
 
         #[unsafe(link_section = "license")]
         #[unsafe(no_mangle)]

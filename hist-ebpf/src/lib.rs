@@ -11,11 +11,12 @@
 //! | [`ArrayHist`] / [`PerCpuArrayHist`] | `prefix × (max_slot + 2) + slot` | a few dense prefixes (`0..PREFIXES`: an op, a `u32`): no hashing, no helper call; per-CPU needs no atomics |
 //!
 //! ```ignore
-//! use aya_ebpf::macros::map;
 //! use hist_ebpf::{HashHist, Histogram as _};
 //!
-//! #[map]
-//! static LATENCY: HashHist<my_tool_common::Latency> = HashHist::new();
+//! hist_ebpf::maps! {
+//!     // Named as `Latency::NAME` says, or the build fails: user space finds it by that name.
+//!     static LATENCY: HashHist<my_tool_common::Latency>;
+//! }
 //!
 //! // in a probe:
 //! LATENCY.record(op, delta_us);
@@ -39,6 +40,7 @@
 
 mod array;
 mod config;
+mod declare;
 mod drops;
 mod hash;
 mod latency;
@@ -48,6 +50,7 @@ pub mod task_start;
 
 pub use array::{ArrayHist, PerCpuArrayHist};
 pub use config::Config;
+pub use declare::DescribedMap;
 pub use hash::{HashHist, PerCpuHashHist, Sums};
 pub use hist_core::{self, HistDesc, HistKey, KeyPrefix, Layout, Settings, TaskKey, ToolConfig};
 pub use latency::{enter, exit, record};
@@ -95,17 +98,6 @@ pub trait Histogram {
     #[inline(always)]
     fn record_in(&self, layout: &Layout, prefix: <Self::Desc as HistDesc>::Prefix, value: u64) {
         self.add_in(layout, prefix, layout.slot(value), 1);
-    }
-}
-
-/// The overflow slot caps every slot index, so a map sized `(max_slot + 2) × prefixes` holds
-/// every key a probe can produce.
-#[inline(always)]
-const fn capped(slot: u32, max_slot: u32) -> u32 {
-    if slot > max_slot + 1 {
-        max_slot + 1
-    } else {
-        slot
     }
 }
 

@@ -31,6 +31,7 @@ static OP_START: TaskStorage<[u64; MAX_OPS as usize]> = TaskStorage::new();
 #[cfg(not(feature = "task-storage"))]
 #[map(name = "HIST_OP_START")]
 static OP_START: HashMap<TaskKey<u32>, u64> = HashMap::with_max_entries(10_240, 0);
+hist_core::assert_name!("HIST_OP_START", hist_core::OP_START_MAP);
 
 /// Stores `now` as the time the current task entered `op`, replacing an older start of it.
 #[inline(always)]

@@ -89,6 +89,7 @@ static TASK_START: TaskStorage<u64> = TaskStorage::new();
 #[cfg(not(feature = "task-storage"))]
 #[map(name = "HIST_TASK_START")]
 static TASK_START: HashMap<[u32; 2], u64> = HashMap::with_max_entries(10_240, 0);
+hist_core::assert_name!("HIST_TASK_START", hist_core::TASK_START_MAP);
 
 /// Stores `now` as the current task's start and returns the start it replaces, `None` when it
 /// had none. When `exits()` says the task is switching out for the last time, the start is

@@ -361,7 +361,7 @@ impl Tool {
         let starts = start_entries(kernel::pid_max());
         let mut loader = EbpfLoader::new();
         loader
-            .override_global("CONFIG", &config, true)
+            .override_global(hist_core::names::CONFIG, &config, true)
             .map_max_entries(START_MAP, starts);
         H::each_map(&settings, |map, entries| {
             loader.map_max_entries(map, entries);

@@ -24,8 +24,8 @@ pub enum Error {
     },
     /// The eBPF object has no map of the name a description gives.
     #[error(
-        "the eBPF object has no map named {name} (name the #[map] static as its HistDesc::NAME, \
-         and rebuild both sides)"
+        "the eBPF object has no map named {name} (declare it with hist_ebpf::maps!, which \
+         checks its name against HistDesc::NAME, and rebuild both sides)"
     )]
     NoSuchMap {
         /// The name looked for.

@@ -96,7 +96,7 @@ where
         } else {
             Reader::Hash(HashHistMap::new(map, max_slot)?)
         };
-        let sum_name = format!("{}_SUM", H::NAME);
+        let sum_name = format!("{}{}", H::NAME, hist_core::names::SUM_SUFFIX);
         let sums = match ebpf.take_map(&sum_name) {
             Some(map) => {
                 let sums: HashMap<MapData, H::Prefix, u64> = HashMap::try_from(map)?;

@@ -200,7 +200,7 @@ impl ArrayHistMap {
             ArrayKind::Shared(map) => map.len(),
             ArrayKind::PerCpu(map) => map.len(),
         };
-        let slots_per_prefix = max_slot + 2;
+        let slots_per_prefix = hist_core::slots_per_prefix(max_slot);
         if len % slots_per_prefix != 0 {
             return Err(Error::ArraySize {
                 len,
@@ -212,7 +212,7 @@ impl ArrayHistMap {
 
     /// How many histograms the map holds.
     pub fn prefixes(&self) -> u32 {
-        self.len() / (self.max_slot + 2)
+        self.len() / hist_core::slots_per_prefix(self.max_slot)
     }
 
     fn len(&self) -> u32 {

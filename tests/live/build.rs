@@ -1,3 +1,4 @@
+//! Builds the eBPF objects the live tests load.
 fn main() -> hist_build::Result<()> {
     // Every eBPF object of the repository, for the verifier test: the tools' built both ways.
     hist_build::ebpf(&["../hist-test-probes"])?;

@@ -16,7 +16,7 @@ use std::{
 use anyhow::{Context as _, Result};
 
 /// The digest of the workspace's files, and where passed steps are written down.
-pub struct Passed {
+pub(crate) struct Passed {
     sources: Option<u64>,
     dir: PathBuf,
     force: bool,
@@ -24,7 +24,7 @@ pub struct Passed {
 
 impl Passed {
     /// Digests the files of the workspace at `root`; the record lives in `target_dir`.
-    pub fn new(root: &Path, target_dir: &Path, force: bool) -> Result<Self> {
+    pub(crate) fn new(root: &Path, target_dir: &Path, force: bool) -> Result<Self> {
         Ok(Self {
             sources: sources_digest(root)?,
             dir: target_dir.join("xtask-passed"),
@@ -34,7 +34,7 @@ impl Passed {
 
     /// The key of `step` with `inputs` besides the sources; `None` when nothing can be
     /// remembered (no git).
-    pub fn key(&self, step: &str, inputs: &[&str]) -> Option<Key> {
+    pub(crate) fn key(&self, step: &str, inputs: &[&str]) -> Option<Key> {
         let mut hasher = DefaultHasher::new();
         (self.sources?, step, inputs).hash(&mut hasher);
         Some(Key {
@@ -45,7 +45,7 @@ impl Passed {
 
     /// Whether `key` passed before (and `--force` was not given): then the step is skipped,
     /// and says so.
-    pub fn skip(&self, key: Option<&Key>, step: &str) -> bool {
+    pub(crate) fn skip(&self, key: Option<&Key>, step: &str) -> bool {
         let Some(key) = key else {
             return false;
         };
@@ -58,7 +58,7 @@ impl Passed {
     }
 
     /// Writes down that the step of `key` passed.
-    pub fn record(&self, key: Option<&Key>) -> Result<()> {
+    pub(crate) fn record(&self, key: Option<&Key>) -> Result<()> {
         let Some(key) = key else {
             return Ok(());
         };
@@ -70,7 +70,7 @@ impl Passed {
 }
 
 /// A step with its inputs' digest.
-pub struct Key {
+pub(crate) struct Key {
     file: PathBuf,
     digest: String,
 }

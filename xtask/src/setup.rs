@@ -40,7 +40,7 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
 #[derive(clap::Args, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Take the Debian route even when a nightly with rust-src is installed
     #[arg(long)]
     pub debian: bool,
@@ -53,19 +53,19 @@ pub struct Options {
 }
 
 /// The toolchain chosen for the eBPF crates and the `PATH` that finds `bpf-linker`.
-pub struct Toolchain {
+pub(crate) struct Toolchain {
     /// A rustup toolchain name, or the folder of one (`/usr`), for `HIST_EBPF_TOOLCHAIN`.
     pub name: String,
     pub path: OsString,
 }
 
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Whether this process may load and attach tracing programs: CAP_SYS_ADMIN, or CAP_BPF and
 /// CAP_PERFMON, in its effective set (what the tools themselves check).
-pub fn can_trace() -> bool {
+pub(crate) fn can_trace() -> bool {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
@@ -81,7 +81,7 @@ pub fn can_trace() -> bool {
 }
 
 /// Whether `program` carries file capabilities (`setcap`): its `security.capability` attribute.
-pub fn has_file_capabilities(program: &Path) -> bool {
+pub(crate) fn has_file_capabilities(program: &Path) -> bool {
     let Ok(path) = std::ffi::CString::new(program.as_os_str().as_encoded_bytes()) else {
         return false;
     };
@@ -291,7 +291,7 @@ fn linker_install_args(force: bool) -> Vec<&'static str> {
     args
 }
 
-pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
+pub(crate) fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
     let started = Instant::now();
     let host = Host::detect(cargo)?;
     // The cargo running us found a rustc, but the one on PATH is what nested builds (and
@@ -442,7 +442,7 @@ pub fn run(opts: &Options, cargo: &OsStr) -> Result<Toolchain> {
 
 /// Installs those of `packages` that are missing (without recommends), for `what` (named in the
 /// error when they cannot be installed here).
-pub fn install_packages(packages: &[&'static str], what: &str) -> Result<()> {
+pub(crate) fn install_packages(packages: &[&'static str], what: &str) -> Result<()> {
     let host = Host::detect(OsStr::new("cargo"))?;
     let missing = host.missing_packages(packages);
     if missing.is_empty() {
@@ -546,7 +546,7 @@ fn tracefs(host: &Host, dry_run: bool) {
     }
 }
 
-pub fn checked(cmd: &mut Command, label: &str) -> Result<()> {
+pub(crate) fn checked(cmd: &mut Command, label: &str) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("cannot start `{label}`"))?;

@@ -35,14 +35,14 @@ use crate::setup;
 
 /// A kernel line of the matrix: the spread of aya's own CI.
 #[derive(Clone, Copy)]
-pub struct Kernel {
+pub(crate) struct Kernel {
     /// `major.minor`, as given to `--kernel`.
     pub line: &'static str,
     /// Debian's name for the release that ships it.
     pub debian: &'static str,
 }
 
-pub const KERNELS: [Kernel; 3] = [
+pub(crate) const KERNELS: [Kernel; 3] = [
     Kernel {
         line: "5.10",
         debian: "bullseye",
@@ -99,7 +99,7 @@ const GUEST_DONE: &str = "hist-vm: guest done";
 const CONSOLE_TAIL: usize = 60;
 
 #[derive(clap::Args)]
-pub struct Options {
+pub(crate) struct Options {
     /// The kernel to boot (default 6.1; with --tests, all three)
     #[arg(long, value_parser = ["5.10", "6.1", "6.12"])]
     pub kernel: Option<String>,
@@ -120,7 +120,7 @@ pub struct Options {
 }
 
 /// A kernel ready to boot, and virtme-ng to boot it.
-pub struct Guest {
+pub(crate) struct Guest {
     pub release: String,
     cache: PathBuf,
     vmlinuz: PathBuf,
@@ -129,7 +129,7 @@ pub struct Guest {
     cpus: u32,
 }
 
-pub fn kernel(line: &str) -> Result<Kernel> {
+pub(crate) fn kernel(line: &str) -> Result<Kernel> {
     KERNELS
         .iter()
         .copied()
@@ -138,7 +138,7 @@ pub fn kernel(line: &str) -> Result<Kernel> {
 }
 
 /// Installs what the guests need and fetches `kernel` if it is not in the cache yet.
-pub fn prepare(kernel: Kernel, kvm: bool) -> Result<Guest> {
+pub(crate) fn prepare(kernel: Kernel, kvm: bool) -> Result<Guest> {
     if !setup::is_root() {
         bail!(
             "the VMs need root (apt packages, /lib/modules links, loading eBPF programs in the \
@@ -164,7 +164,7 @@ pub fn prepare(kernel: Kernel, kvm: bool) -> Result<Guest> {
 impl Guest {
     /// The guest with one vCPU instead of two: for timings, since both vCPUs share one host
     /// thread under emulation, and a program's run time would include the other vCPU's turns.
-    pub fn single_cpu(self) -> Self {
+    pub(crate) fn single_cpu(self) -> Self {
         Self { cpus: 1, ..self }
     }
 
@@ -175,7 +175,7 @@ impl Guest {
     /// A guest that ends without the command having finished (a boot that went wrong, or a guest
     /// that died, under emulation) is booted once more; a command that finished and failed is
     /// not run again.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         cwd: &Path,
         command: &str,
@@ -336,7 +336,7 @@ impl Guest {
 /// Where a guest's output goes: our stdout as it comes, or a buffer to print in one piece
 /// (guests that run side by side).
 #[derive(Clone)]
-pub enum Output {
+pub(crate) enum Output {
     /// Each line to stdout at once.
     Stdout,
     /// Each line kept, in order.
@@ -345,7 +345,7 @@ pub enum Output {
 
 impl Output {
     /// A new, empty buffer.
-    pub fn buffer() -> Self {
+    pub(crate) fn buffer() -> Self {
         Self::Buffer(Arc::default())
     }
 
@@ -365,7 +365,7 @@ impl Output {
     }
 
     /// The lines kept so far (none for [`Output::Stdout`]).
-    pub fn take(&self) -> Vec<String> {
+    pub(crate) fn take(&self) -> Vec<String> {
         match self {
             Self::Stdout => Vec::new(),
             Self::Buffer(lines) => {
@@ -572,7 +572,7 @@ fn link_modules(root: &Path, release: &str) -> Result<()> {
 }
 
 /// A shell word for `arg`.
-pub fn shell_quote(arg: &str) -> String {
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()

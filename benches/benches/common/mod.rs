@@ -1,10 +1,10 @@
 //! What the benches share.
 
 /// xorshift64 (Marsaglia): deterministic, so every run benches the same values.
-pub struct XorShift(pub u64);
+pub(crate) struct XorShift(pub u64);
 
 impl XorShift {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;

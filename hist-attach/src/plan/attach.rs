@@ -7,6 +7,8 @@ use aya::{
     },
 };
 
+use hist_core::names::ProgramSuffix;
+
 use super::{Candidate, Choice, Hook, OpFailure, OpPlan, Plan, PlanError, Target};
 use crate::kernel::{self, ModuleFunction, ModulePrograms, ModuleTracingLink, error_line};
 
@@ -118,22 +120,23 @@ impl Plan {
 
 /// The program names a candidate loads, in load order.
 fn program_names(op: &OpPlan, hook: Hook) -> Vec<String> {
+    let named = |stem: &str, suffix: ProgramSuffix| format!("{stem}{}", suffix.as_str());
     let stem = op.spec.program;
+    let tracepoints = |suffix| {
+        let programs = op.spec.tracepoints.iter();
+        programs.map(|(stem, _, _)| named(stem, suffix)).collect()
+    };
     match hook {
-        Hook::Fentry => vec![format!("{stem}_fentry"), format!("{stem}_fexit")],
-        Hook::Kprobe => vec![format!("{stem}_kprobe"), format!("{stem}_kretprobe")],
-        Hook::TpBtf => op
-            .spec
-            .tracepoints
-            .iter()
-            .map(|(stem, _, _)| format!("{stem}_btf"))
-            .collect(),
-        Hook::Tracepoint => op
-            .spec
-            .tracepoints
-            .iter()
-            .map(|(stem, _, _)| format!("{stem}_tp"))
-            .collect(),
+        Hook::Fentry => vec![
+            named(stem, ProgramSuffix::Fentry),
+            named(stem, ProgramSuffix::Fexit),
+        ],
+        Hook::Kprobe => vec![
+            named(stem, ProgramSuffix::Kprobe),
+            named(stem, ProgramSuffix::Kretprobe),
+        ],
+        Hook::TpBtf => tracepoints(ProgramSuffix::TpBtf),
+        Hook::Tracepoint => tracepoints(ProgramSuffix::Tracepoint),
     }
 }
 
@@ -203,9 +206,18 @@ fn typed_program<'a, T>(ebpf: &'a mut Ebpf, name: &str, kind: &str) -> Result<&'
 where
     &'a mut T: TryFrom<&'a mut Program>,
 {
-    let program = ebpf.program_mut(name).ok_or_else(|| {
-        format!("the eBPF object has no program {name} (a bug in the tool: please report this)")
-    })?;
+    if ebpf.program(name).is_none() {
+        let mut programs: Vec<&str> = ebpf.programs().map(|(name, _)| name).collect();
+        programs.sort_unstable();
+        let has = match programs.is_empty() {
+            true => String::new(),
+            false => format!(" (it has {})", programs.join(", ")),
+        };
+        return Err(format!(
+            "the eBPF object has no program {name}{has} (a bug in the tool: please report this)"
+        ));
+    }
+    let program = ebpf.program_mut(name).expect("just found");
     <&mut T>::try_from(program).map_err(|_| {
         format!("program {name} is not a {kind} program (a bug in the tool: please report this)")
     })

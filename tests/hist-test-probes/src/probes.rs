@@ -19,8 +19,9 @@ use crate::descs::{
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
 
-#[map]
-static KEYS_HIST: HashHist<KeysHist> = HashHist::new();
+hist_ebpf::maps! {
+    static KEYS_HIST: HashHist<KeysHist>;
+}
 
 /// A prefix made of a comm-like byte array, filled through `HistKey::zeroed()`.
 #[map]
@@ -75,14 +76,12 @@ fn count<K>(map: &HashMap<K, u64>, key: &K) {
 #[unsafe(no_mangle)]
 static TARGET_TGID: u32 = 0;
 
-#[map]
-static COUNT_HASH: HashHist<CountHash> = HashHist::new();
-#[map]
-static COUNT_PERCPU_HASH: PerCpuHashHist<CountPerCpuHash> = PerCpuHashHist::new();
-#[map]
-static COUNT_ARRAY: ArrayHist<CountArray> = ArrayHist::new();
-#[map]
-static COUNT_PERCPU_ARRAY: PerCpuArrayHist<CountPerCpuArray> = PerCpuArrayHist::new();
+hist_ebpf::maps! {
+    static COUNT_HASH: HashHist<CountHash>;
+    static COUNT_PERCPU_HASH: PerCpuHashHist<CountPerCpuHash>;
+    static COUNT_ARRAY: ArrayHist<CountArray>;
+    static COUNT_PERCPU_ARRAY: PerCpuArrayHist<CountPerCpuArray>;
+}
 
 #[tracepoint]
 pub fn count_getpid(_ctx: TracePointContext) -> u32 {
@@ -106,12 +105,11 @@ pub fn count_getpid(_ctx: TracePointContext) -> u32 {
 
 // ---- drops: maps too small for what the probe records, next to one that has room ----
 
-#[map]
-static TINY_HIST: HashHist<TinyHist> = HashHist::new();
-#[map]
-static TINY_HIST_SUM: Sums<TinyHist> = Sums::new();
-#[map]
-static ROOMY_HIST: HashHist<RoomyHist> = HashHist::new();
+hist_ebpf::maps! {
+    static TINY_HIST: HashHist<TinyHist>;
+    static TINY_HIST_SUM: Sums<TinyHist>;
+    static ROOMY_HIST: HashHist<RoomyHist>;
+}
 /// Room for three starts.
 #[map]
 static TINY_START: StartTimes<u32> = StartTimes::with_max_entries(3);

@@ -24,14 +24,12 @@ use hist_ebpf::{HashHist, PerCpuArrayHist, Sums, now_ns, task_start};
 
 hist_ebpf::ebpf_program!(Config);
 
-#[map]
-static DIST: PerCpuArrayHist<Dist> = PerCpuArrayHist::new();
-#[map]
-static DIST_SUM: Sums<Dist> = Sums::new();
-#[map]
-static TASK_DIST: HashHist<TaskDist> = HashHist::new();
-#[map]
-static TASK_DIST_SUM: Sums<TaskDist> = Sums::new();
+hist_ebpf::maps! {
+    static DIST: PerCpuArrayHist<Dist>;
+    static DIST_SUM: Sums<Dist>;
+    static TASK_DIST: HashHist<TaskDist>;
+    static TASK_DIST_SUM: Sums<TaskDist>;
+}
 
 /// When the current task of each CPU was switched in.
 #[map]

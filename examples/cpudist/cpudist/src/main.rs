@@ -65,8 +65,7 @@ const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
 )];
 
 fn main() {
-    let args = Args::parse();
-    hist_tool::exit_on_error("cpudist", run(args));
+    hist_tool::exit_on_error("cpudist", run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {

@@ -2,21 +2,21 @@
 #![no_std]
 #![no_main]
 
-use aya_ebpf::macros::map;
 use hist_ebpf::{PerCpuArrayHist, Settings, Sums};
 use nfsdist_common::{NfsLatency, Op};
 
 hist_ebpf::ebpf_program!(Settings);
 
-/// The histogram, `(max_slot + 2) × ops` counters per CPU indexed `op × (max_slot + 2) + slot`.
-#[map]
-static LATENCY: PerCpuArrayHist<NfsLatency> = PerCpuArrayHist::new();
-#[map]
-static LATENCY_SUM: Sums<NfsLatency> = Sums::new();
+hist_ebpf::maps! {
+    /// The histogram, `(max_slot + 2) × ops` counters per CPU indexed `op × (max_slot + 2) +
+    /// slot`, and its sums: named as `NfsLatency::NAME` says, or the build fails.
+    static LATENCY: PerCpuArrayHist<NfsLatency>;
+    static LATENCY_SUM: Sums<NfsLatency>;
+}
 
-// `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op; the user side's
-// attach plan picks the hook and the kernel function. When each task entered each op is kept
-// by `hist_ebpf::op_start`.
+// `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op (`read` must be
+// `Op::READ.name()`, or the build fails); the user side's attach plan picks the hook and the
+// kernel function. When each task entered each op is kept by `hist_ebpf::op_start`.
 hist_ebpf::latency_probes! {
     hist: LATENCY, sums: LATENCY_SUM, config: CONFIG;
     read: Op::READ,

@@ -33,16 +33,17 @@ struct Args {
 
 /// Each op's kernel functions, in order of preference: NFSv4 opens go through `nfs4_file_open`.
 const OPS: [OpSpec; 5] = [
-    OpSpec::function("read", &["nfs_file_read"], Some("nfs")),
-    OpSpec::function("write", &["nfs_file_write"], Some("nfs")),
-    OpSpec::function("open", &["nfs4_file_open", "nfs_file_open"], Some("nfs")),
-    OpSpec::function("fsync", &["nfs_file_fsync"], Some("nfs")),
-    OpSpec::function("getattr", &["nfs_getattr"], Some("nfs")),
+    OpSpec::function(Op::READ.name(), &["nfs_file_read"], NFS),
+    OpSpec::function(Op::WRITE.name(), &["nfs_file_write"], NFS),
+    OpSpec::function(Op::OPEN.name(), &["nfs4_file_open", "nfs_file_open"], NFS),
+    OpSpec::function(Op::FSYNC.name(), &["nfs_file_fsync"], NFS),
+    OpSpec::function(Op::GETATTR.name(), &["nfs_getattr"], NFS),
 ];
+/// The module that has them, for the error's hint when it is not loaded.
+const NFS: Option<&str> = Some("nfs");
 
 fn main() {
-    let args = Args::parse();
-    hist_tool::exit_on_error("nfsdist", run(args));
+    hist_tool::exit_on_error("nfsdist", run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {

@@ -47,13 +47,16 @@ impl HistDesc for ScanLatency {
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct Config {
+    /// What every tool has: `-p`, the unit, sums, precision.
     pub settings: Settings,
     /// `shrinker.private_data` (Linux 6.7+: a pointer to the superblock), or 0 when the
     /// shrinker is embedded in the superblock at `super_block.s_shrink` (`shrinker_in_sb`).
     pub private_data: u32,
+    /// `super_block.s_shrink`, when `private_data` is 0.
     pub shrinker_in_sb: u32,
-    /// `super_block.s_type` and `file_system_type.name`.
+    /// `super_block.s_type`.
     pub s_type: u32,
+    /// `file_system_type.name`.
     pub fs_name: u32,
 }
 

@@ -3,22 +3,20 @@
 #![no_std]
 #![no_main]
 
-use aya_ebpf::{helpers::bpf_probe_read_kernel, macros::map};
+use aya_ebpf::helpers::bpf_probe_read_kernel;
 use hist_ebpf::{PerCpuHashHist, Sums};
 use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
 
 hist_ebpf::ebpf_program!(Config);
 
-/// The histogram `{op, slot}`, ebpf_exporter's key: `(26 + 2) × 2` entries, from its
-/// description, each with a counter per CPU (no atomics; `--per-cpu` shows them).
-#[map]
-static XFS_RECLAIM_LATENCY: PerCpuHashHist<ReclaimLatency> = PerCpuHashHist::new();
-#[map]
-static XFS_RECLAIM_LATENCY_SUM: Sums<ReclaimLatency> = Sums::new();
-#[map]
-static XFS_SCAN_LATENCY: PerCpuHashHist<ScanLatency> = PerCpuHashHist::new();
-#[map]
-static XFS_SCAN_LATENCY_SUM: Sums<ScanLatency> = Sums::new();
+hist_ebpf::maps! {
+    /// The histogram `{op, slot}`, ebpf_exporter's key: `(26 + 2) × 2` entries, from its
+    /// description, each with a counter per CPU (no atomics; `--per-cpu` shows them).
+    static XFS_RECLAIM_LATENCY: PerCpuHashHist<ReclaimLatency>;
+    static XFS_RECLAIM_LATENCY_SUM: Sums<ReclaimLatency>;
+    static XFS_SCAN_LATENCY: PerCpuHashHist<ScanLatency>;
+    static XFS_SCAN_LATENCY_SUM: Sums<ScanLatency>;
+}
 
 hist_ebpf::latency_probes! {
     hist: XFS_RECLAIM_LATENCY, sums: XFS_RECLAIM_LATENCY_SUM, config: CONFIG;
@@ -39,22 +37,20 @@ hist_ebpf::tracepoint_latency! {
 /// that reads fail on or that leads elsewhere.
 #[inline(always)]
 fn is_xfs(shrinker: u64) -> bool {
-    superblock_type_name(shrinker) == Ok(*b"xfs\0")
-}
-
-#[inline(always)]
-fn superblock_type_name(shrinker: u64) -> Result<[u8; 4], i32> {
     let config = CONFIG.get();
     let read = |address: u64| {
         // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
         unsafe { bpf_probe_read_kernel(address as *const u64) }
     };
-    let sb = match config.private_data {
-        0 => shrinker.wrapping_sub(config.shrinker_in_sb as u64),
-        offset => read(shrinker + offset as u64)?,
+    let type_name = || {
+        let sb = match config.private_data {
+            0 => shrinker.wrapping_sub(config.shrinker_in_sb as u64),
+            offset => read(shrinker + offset as u64)?,
+        };
+        let fs_type = read(sb + config.s_type as u64)?;
+        let name = read(fs_type + config.fs_name as u64)?;
+        // SAFETY: as above.
+        unsafe { bpf_probe_read_kernel(name as *const [u8; 4]) }
     };
-    let fs_type = read(sb + config.s_type as u64)?;
-    let name = read(fs_type + config.fs_name as u64)?;
-    // SAFETY: as above.
-    unsafe { bpf_probe_read_kernel(name as *const [u8; 4]) }
+    type_name() == Ok(*b"xfs\0")
 }

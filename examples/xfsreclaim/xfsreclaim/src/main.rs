@@ -35,14 +35,16 @@ struct Args {
     common: CommonArgs,
 }
 
+/// The module that has the functions when they are not built in, for the error's hint.
+const XFS: Option<&str> = Some("xfs");
 const OPS: [OpSpec; 2] = [
-    OpSpec::function("count", &["xfs_fs_nr_cached_objects"], Some("xfs")),
-    OpSpec::function("free", &["xfs_fs_free_cached_objects"], Some("xfs")),
+    OpSpec::function(Op::COUNT.name(), &["xfs_fs_nr_cached_objects"], XFS),
+    OpSpec::function(Op::FREE.name(), &["xfs_fs_free_cached_objects"], XFS),
 ];
 
 /// The fallback: from `mm_shrink_slab_start` to `_end` of an XFS superblock's shrinker.
 const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
-    "scan",
+    Op::SCAN.name(),
     &[
         ("scan_start", "vmscan", "mm_shrink_slab_start"),
         ("scan_end", "vmscan", "mm_shrink_slab_end"),
@@ -50,16 +52,15 @@ const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
 )];
 
 fn main() {
-    let args = Args::parse();
-    hist_tool::exit_on_error("xfsreclaim", run(args));
+    hist_tool::exit_on_error("xfsreclaim", run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("xfsreclaim", args.common, ReclaimLatency::UNIT)?;
     let config = superblock_offsets(tool.settings())?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf =
-        tool.load::<(ReclaimLatency, ScanLatency)>(hist_tool::objects!("xfsreclaim"), config)?;
+    let objects = hist_tool::objects!("xfsreclaim");
+    let mut ebpf = tool.load::<(ReclaimLatency, ScanLatency)>(objects, config)?;
     let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
     let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
     let view = View {

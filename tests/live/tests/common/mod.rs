@@ -2,7 +2,7 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
-pub mod prometheus;
+pub(crate) mod prometheus;
 
 use std::{
     io::Write as _,
@@ -11,7 +11,7 @@ use std::{
 
 /// The release binary of the example tool `name`, from `HIST_TOOLS_DIR` (set by `cargo xtask
 /// test`).
-pub fn tool_bin(name: &str) -> String {
+pub(crate) fn tool_bin(name: &str) -> String {
     let dir = std::env::var("HIST_TOOLS_DIR").unwrap_or_else(|_| {
         panic!(
             "set HIST_TOOLS_DIR to the folder of the tools' release builds (cargo xtask test does)"
@@ -22,7 +22,7 @@ pub fn tool_bin(name: &str) -> String {
 
 /// A child that will make `calls` getpid() from `threads` threads once started, and the test
 /// probes loaded for it, their `program` attached to `sys_enter_getpid`.
-pub fn getpid_traced_by(program: &str, calls: u64, threads: u32) -> (Workload, aya::Ebpf) {
+pub(crate) fn getpid_traced_by(program: &str, calls: u64, threads: u32) -> (Workload, aya::Ebpf) {
     let workload = Workload::spawn(&["getpid", &calls.to_string(), &threads.to_string()]);
     let mut ebpf = aya::EbpfLoader::new()
         .override_global("TARGET_TGID", &workload.pid(), true)
@@ -33,14 +33,14 @@ pub fn getpid_traced_by(program: &str, calls: u64, threads: u32) -> (Workload, a
 }
 
 /// A child running the `workload` binary, stopped until [`Workload::start`].
-pub struct Workload {
+pub(crate) struct Workload {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Workload {
     /// Spawns `workload <args>`; it waits on stdin before doing anything measurable.
-    pub fn spawn(args: &[&str]) -> Self {
+    pub(crate) fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_workload"))
             .args(args)
             .stdin(Stdio::piped())
@@ -51,18 +51,18 @@ impl Workload {
     }
 
     /// The child's pid (its tgid).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Lets the child run its pattern.
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let mut stdin = self.stdin.take().expect("started once");
         stdin.write_all(b"go\n").expect("start workload");
     }
 
     /// Whether the child has finished its pattern (successfully: a failure panics).
-    pub fn finished(&mut self) -> bool {
+    pub(crate) fn finished(&mut self) -> bool {
         match self.child.try_wait().expect("wait workload") {
             Some(status) => {
                 assert!(status.success(), "workload failed: {status}");
@@ -73,7 +73,7 @@ impl Workload {
     }
 
     /// Lets the child run its pattern, and waits for it to finish.
-    pub fn run_to_end(mut self) {
+    pub(crate) fn run_to_end(mut self) {
         self.start();
         let status = self.child.wait().expect("wait workload");
         assert!(status.success(), "workload failed: {status}");
@@ -89,7 +89,7 @@ impl Drop for Workload {
 
 /// Loads `program` of `ebpf` and attaches it to the tracepoint `category:name`, mounting tracefs
 /// first when it is missing (this kernel does not mount it at boot).
-pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, name: &str) {
+pub(crate) fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, name: &str) {
     hist_attach::kernel::ensure_tracefs().expect("tracefs");
     let tracepoint: &mut aya::programs::TracePoint = ebpf
         .program_mut(program)
@@ -107,7 +107,7 @@ pub fn attach_tracepoint(ebpf: &mut aya::Ebpf, program: &str, category: &str, na
 /// How much slower than real hardware this machine runs: `HIST_TIME_SCALE` (the VM stage of
 /// `cargo xtask test` sets it for guests under software emulation), else 1. The busiest
 /// workloads are divided by it; no test asserts a duration.
-pub fn time_scale() -> u32 {
+pub(crate) fn time_scale() -> u32 {
     std::env::var("HIST_TIME_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -116,7 +116,7 @@ pub fn time_scale() -> u32 {
 
 /// Adds `line` to the report of the run (the file `HIST_TEST_REPORT`, which the VM stage prints
 /// after each guest: which hook each tool picked on which kernel), and to stderr.
-pub fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     eprintln!("{line}");
     if let Some(path) = std::env::var_os("HIST_TEST_REPORT") {
         let mut file = std::fs::OpenOptions::new()
@@ -129,12 +129,12 @@ pub fn report(line: &str) {
 }
 
 /// Runs a shell command that must succeed; its stdout, trimmed.
-pub fn sh(command: &str) -> String {
+pub(crate) fn sh(command: &str) -> String {
     hist_live_tests::fixtures::shell(command).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// What a tool printed around a piece of work.
-pub struct Traced {
+pub(crate) struct Traced {
     /// The first line of stdout: the tool's banner, printed once it is attached.
     pub banner: String,
     /// The rest of stdout, after Ctrl-C.
@@ -144,7 +144,7 @@ pub struct Traced {
 
 /// Starts `tool args`, waits for its banner (it is attached then), runs `work`, then Ctrl-C; the
 /// tool must exit 0.
-pub fn trace_around(tool: &str, args: &[&str], work: impl FnOnce()) -> Traced {
+pub(crate) fn trace_around(tool: &str, args: &[&str], work: impl FnOnce()) -> Traced {
     use std::io::{BufRead as _, BufReader, Read as _};
     let mut child = Command::new(tool_bin(tool))
         .args(args)
@@ -182,7 +182,7 @@ pub fn trace_around(tool: &str, args: &[&str], work: impl FnOnce()) -> Traced {
 }
 
 /// `section → total count` of a printed histogram with `operation = …` sections.
-pub fn section_totals(output: &str) -> Vec<(String, u64)> {
+pub(crate) fn section_totals(output: &str) -> Vec<(String, u64)> {
     let mut totals: Vec<(String, u64)> = Vec::new();
     for line in output.lines() {
         if let Some(op) = line.strip_prefix("operation = ") {
@@ -213,13 +213,13 @@ fn row_counts(line: &str) -> Option<&str> {
 /// Port 0 lets the kernel choose: a port a test picked free and released can be taken again
 /// before the tool binds it (a Prometheus of a parallel test took one for a scrape).
 #[allow(dead_code)] // not every test file serves /metrics
-pub fn served_address(line: &str) -> Option<String> {
+pub(crate) fn served_address(line: &str) -> Option<String> {
     let (_, rest) = line.split_once("serving http://")?;
     Some(rest.split_once("/metrics")?.0.to_owned())
 }
 
 /// `GET /metrics` over a plain TCP connection: the body.
-pub fn scrape(addr: &str) -> String {
+pub(crate) fn scrape(addr: &str) -> String {
     use std::io::Read as _;
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
     stream

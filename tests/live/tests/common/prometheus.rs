@@ -13,7 +13,7 @@ use std::{
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// A `prometheus` process scraping one target every second.
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     log: PathBuf,
     web: SocketAddr,
@@ -23,7 +23,7 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` (`host:port`) as job `hist`, and waits until a scrape
     /// succeeded (`up == 1`).
-    pub fn scraping(target: &str) -> Prometheus {
+    pub(crate) fn scraping(target: &str) -> Prometheus {
         assert!(
             Path::new(PROMETHEUS).exists(),
             "{PROMETHEUS} is missing: install Debian's prometheus package \
@@ -65,7 +65,7 @@ impl Prometheus {
     }
 
     /// Polls the instant query `promql` until its one sample satisfies `done` (60 s at most).
-    pub fn wait_for(&self, promql: &str, done: impl Fn(f64) -> bool) -> f64 {
+    pub(crate) fn wait_for(&self, promql: &str, done: impl Fn(f64) -> bool) -> f64 {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(value) = self.query(promql)
@@ -84,7 +84,7 @@ impl Prometheus {
     }
 
     /// The value of the one sample of the instant query `promql`, if there is exactly one.
-    pub fn query(&self, promql: &str) -> Result<f64, String> {
+    pub(crate) fn query(&self, promql: &str) -> Result<f64, String> {
         let (status, body) = get(
             self.web,
             &format!("/api/v1/query?query={}", url_encode(promql)),
