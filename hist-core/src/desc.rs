@@ -31,7 +31,7 @@
 
 use core::{marker::PhantomData, ops::RangeInclusive};
 
-use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, map_entries};
+use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, StartDesc, map_entries};
 
 /// What a histogram map holds and how it is read: shared by both sides of a tool.
 ///
@@ -53,19 +53,29 @@ pub trait HistDesc {
     const MAX_ENTRIES: u32 = map_entries(Self::LAYOUT.max_slot(), Self::PREFIXES);
 }
 
-/// The histogram maps of one eBPF object, by description: a [`HistDesc`], or a tuple of them
-/// (`(Dist, TaskDist)`). User space sizes each map at load for the layout the settings ask for
+/// The maps of one eBPF object that user space sizes at load, by description: a [`HistDesc`],
+/// [`Starts`] of a [`StartDesc`], or a tuple of them (`(Latency, Starts<RequestStart>)`)
 /// (`hist_tool::Tool::load`).
 pub trait HistDescs {
-    /// Calls `map(name, max_entries)` for each histogram map, sized for `settings`:
-    /// [`map_entries`] of the refined layout's `max_slot` and the description's `PREFIXES`.
-    fn each_map(settings: &Settings, map: impl FnMut(&'static str, u32));
+    /// Calls `map(name, max_entries)` for each map, sized for `settings` on a kernel whose
+    /// `pid_max` is `pid_max`: a histogram gets [`map_entries`] of the refined layout's
+    /// `max_slot` and its `PREFIXES`, a start map [`StartDomain::entries`](crate::StartDomain::entries).
+    fn each_map(settings: &Settings, pid_max: u32, map: impl FnMut(&'static str, u32));
 }
 
 impl<H: HistDesc> HistDescs for H {
-    fn each_map(settings: &Settings, mut map: impl FnMut(&'static str, u32)) {
+    fn each_map(settings: &Settings, _: u32, mut map: impl FnMut(&'static str, u32)) {
         let layout = settings.layout::<H>();
         map(H::NAME, map_entries(layout.max_slot(), H::PREFIXES));
+    }
+}
+
+/// The start map of `S`, among the maps user space sizes at load: [`StartDomain::entries`](crate::StartDomain::entries).
+pub struct Starts<S>(PhantomData<S>);
+
+impl<S: StartDesc> HistDescs for Starts<S> {
+    fn each_map(_: &Settings, pid_max: u32, mut map: impl FnMut(&'static str, u32)) {
+        map(S::NAME, S::DOMAIN.entries(pid_max));
     }
 }
 
@@ -75,7 +85,7 @@ impl<H: HistDesc> HistDescs for H {
 pub struct Unused<H>(PhantomData<H>);
 
 impl<H: HistDesc> HistDescs for Unused<H> {
-    fn each_map(_: &Settings, mut map: impl FnMut(&'static str, u32)) {
+    fn each_map(_: &Settings, _: u32, mut map: impl FnMut(&'static str, u32)) {
         map(H::NAME, 1);
     }
 }
@@ -83,8 +93,8 @@ impl<H: HistDesc> HistDescs for Unused<H> {
 macro_rules! hist_descs_tuple {
     ($($desc:ident),+) => {
         impl<$($desc: HistDescs),+> HistDescs for ($($desc,)+) {
-            fn each_map(settings: &Settings, mut map: impl FnMut(&'static str, u32)) {
-                $($desc::each_map(settings, &mut map);)+
+            fn each_map(settings: &Settings, pid_max: u32, mut map: impl FnMut(&'static str, u32)) {
+                $($desc::each_map(settings, pid_max, &mut map);)+
             }
         }
     };

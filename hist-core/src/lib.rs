@@ -12,7 +12,8 @@
 //! * [`drops`]: [`DropCause`], why an event could not be counted, and the map that counts it.
 //! * [`names`]: every name the eBPF object and user space must agree on (maps, sums, config,
 //!   programs), checked when the eBPF side builds.
-//! * [`start`]: how big the start map of entry/exit latency is ([`start_entries`]).
+//! * [`start`]: the start maps of latency, per thread or keyed ([`StartDesc`]), and their
+//!   sizes.
 //!
 //! # Porting from bcc
 //!
@@ -44,11 +45,13 @@ pub mod start;
 pub use aya as __aya;
 #[doc(hidden)]
 pub use bytemuck as __bytemuck;
-pub use desc::{HistDesc, HistDescs, Layout, Settings, ToolConfig, Unit, Unused};
+pub use desc::{HistDesc, HistDescs, Layout, Settings, Starts, ToolConfig, Unit, Unused};
 pub use drops::{DROPS_MAP, DropCause};
 pub use key::{HistKey, KeyPrefix, TaskKey};
 pub use slot::{
     Buckets, Linear, Log2, LogLinear, array_index, capped_slot, log2, log2_u64, map_entries,
     slots_per_prefix,
 };
-pub use start::{MAX_START_ENTRIES, OP_START_MAP, START_MAP, TASK_START_MAP, start_entries};
+pub use start::{
+    MAX_START_ENTRIES, OP_START_MAP, StartDesc, StartDomain, TASK_START_MAP, start_entries,
+};

@@ -8,6 +8,7 @@
 //! | what | eBPF side | user side |
 //! |---|---|---|
 //! | a histogram map | `hist_ebpf::maps!`: the static is named [`HistDesc::NAME`] | `HistMap::<H>::take` |
+//! | a start map | `hist_ebpf::maps!`: named [`StartDesc::NAME`] | sized by it at load (`Starts<S>`) |
 //! | its sums | `hist_ebpf::maps!`: named [`HistDesc::NAME`] + [`SUM_SUFFIX`] | [`HistDesc::NAME`] + [`SUM_SUFFIX`] |
 //! | the config | `hist_ebpf::ebpf_program!`: a static named [`CONFIG`] | written with `override_global(CONFIG, …)` |
 //! | a program per op and hook | `hist_ebpf::latency_probes!`, `tracepoint_latency!`: stem + a [`ProgramSuffix`] | `hist_attach::plan` attaches stem + the same suffix |
@@ -25,10 +26,11 @@
 //!     const PREFIXES: u32 = 1;
 //! }
 //! // The static is `LATENCY`, the description says `DIST`: this does not build.
-//! hist_core::assert_map_name!(LATENCY, Dist, "");
+//! hist_core::assert_map_name!(LATENCY, [Dist::NAME]);
 //! ```
 //!
 //! [`HistDesc::NAME`]: crate::HistDesc::NAME
+//! [`StartDesc::NAME`]: crate::StartDesc::NAME
 
 /// The name of a tool's load-time config static, which `hist_ebpf::ebpf_program!` declares and
 /// user space writes before loading.
@@ -104,9 +106,10 @@ pub const fn is_concat(name: &str, parts: &[&str]) -> bool {
     at == name.len()
 }
 
-/// Fails the build unless the map static `$ident` is named as the description `$desc` says:
-/// [`HistDesc::NAME`](crate::HistDesc::NAME) followed by `$suffix` (`""` for the histogram,
-/// [`SUM_SUFFIX`] for its sums). `hist_ebpf::maps!` asserts this for every map it declares.
+/// Fails the build unless the map static `$ident` is named as its description says: the parts
+/// one after the other, [`HistDesc::NAME`](crate::HistDesc::NAME) for a histogram, that and
+/// [`SUM_SUFFIX`] for its sums, [`StartDesc::NAME`](crate::StartDesc::NAME) for a start map.
+/// `hist_ebpf::maps!` asserts this for every map it declares.
 ///
 /// ```
 /// # use hist_core::{HistDesc, Layout, Unit};
@@ -118,22 +121,20 @@ pub const fn is_concat(name: &str, parts: &[&str]) -> bool {
 /// #     const UNIT: Unit = Unit::Microseconds;
 /// #     const PREFIXES: u32 = 1;
 /// # }
-/// hist_core::assert_map_name!(DIST, Dist, "");
-/// hist_core::assert_map_name!(DIST_SUM, Dist, hist_core::names::SUM_SUFFIX);
+/// hist_core::assert_map_name!(DIST, [Dist::NAME]);
+/// hist_core::assert_map_name!(DIST_SUM, [Dist::NAME, hist_core::names::SUM_SUFFIX]);
 /// ```
 #[macro_export]
 macro_rules! assert_map_name {
-    ($ident:ident, $desc:ty, $suffix:expr) => {
+    ($ident:ident, [$($part:expr),+ $(,)?]) => {
         const _: () = ::core::assert!(
-            $crate::names::is_concat(
-                ::core::stringify!($ident),
-                &[<$desc as $crate::HistDesc>::NAME, $suffix],
-            ),
+            $crate::names::is_concat(::core::stringify!($ident), &[$($part),+]),
             ::core::concat!(
                 "the map static `",
                 ::core::stringify!($ident),
-                "` is not named as its description says (HistDesc::NAME, plus _SUM for its \
-                 sums): user space would not find it; rename the static or change NAME",
+                "` is not named as its description says (its NAME, plus _SUM for a \
+                 histogram's sums): user space would not find it; rename the static or change \
+                 NAME",
             ),
         );
     };

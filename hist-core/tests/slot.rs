@@ -247,9 +247,11 @@ fn a_refined_layout_keeps_the_log2_range() {
             ..Settings::default()
         };
         let mut maps = Vec::new();
-        <(Latency, Single) as hist_core::HistDescs>::each_map(&settings, |name, entries| {
-            maps.push((name, entries))
-        });
+        <(Latency, Single) as hist_core::HistDescs>::each_map(
+            &settings,
+            32_768,
+            |name, entries| maps.push((name, entries)),
+        );
         maps
     };
     assert_eq!(sized(0), [("LATENCY", 28 * 5), ("SINGLE", 37)]);
@@ -267,8 +269,43 @@ fn a_refined_layout_keeps_the_log2_range() {
         precision: 3,
         ..Settings::default()
     };
-    <(Single, hist_core::Unused<Latency>) as hist_core::HistDescs>::each_map(&settings, |n, e| {
-        maps.push((n, e))
-    });
+    <(Single, hist_core::Unused<Latency>) as hist_core::HistDescs>::each_map(
+        &settings,
+        32_768,
+        |n, e| maps.push((n, e)),
+    );
     assert_eq!(maps, [("SINGLE", 8 + 8 * 33 + 1), ("LATENCY", 1)]);
+}
+
+#[test]
+fn start_maps_are_sized_for_their_keys_domain() {
+    use hist_core::{HistDescs, Settings, StartDesc, StartDomain, Starts};
+    struct ByThread;
+    impl StartDesc for ByThread {
+        type Key = u32;
+        const NAME: &'static str = "BY_THREAD";
+        const DOMAIN: StartDomain = StartDomain::Threads;
+    }
+    struct ByRequest;
+    impl StartDesc for ByRequest {
+        type Key = [u64; 2];
+        const NAME: &'static str = "BY_REQUEST";
+        const DOMAIN: StartDomain = StartDomain::InFlight(10_240);
+    }
+    let sized = |pid_max| {
+        let mut maps = Vec::new();
+        <(Starts<ByThread>, Starts<ByRequest>)>::each_map(&Settings::default(), pid_max, |n, e| {
+            maps.push((n, e))
+        });
+        maps
+    };
+    assert_eq!(
+        sized(32_768),
+        [("BY_THREAD", 32_768), ("BY_REQUEST", 10_240)]
+    );
+    // systemd's pid_max: a map by thread is capped, one by request keeps its own bound.
+    assert_eq!(
+        sized(4_194_304),
+        [("BY_THREAD", 65_536), ("BY_REQUEST", 10_240)]
+    );
 }

@@ -36,7 +36,7 @@ macro_rules! array_hist {
         }
 
         impl<H: HistDesc> DescribedMap for $name<H> where H::Prefix: Into<u32> {
-            type Desc = H;
+            const DESC_NAME: &'static str = H::NAME;
             const NAME_SUFFIX: &'static str = "";
         }
 

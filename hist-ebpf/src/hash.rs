@@ -59,7 +59,7 @@ macro_rules! hash_hist {
         }
 
         impl<H: HistDesc> DescribedMap for $name<H> {
-            type Desc = H;
+            const DESC_NAME: &'static str = H::NAME;
             const NAME_SUFFIX: &'static str = "";
         }
 
@@ -122,7 +122,7 @@ impl<H: HistDesc> Sums<H> {
 }
 
 impl<H: HistDesc> DescribedMap for Sums<H> {
-    type Desc = H;
+    const DESC_NAME: &'static str = H::NAME;
     const NAME_SUFFIX: &'static str = hist_core::names::SUM_SUFFIX;
 }
 

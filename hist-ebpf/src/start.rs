@@ -1,48 +1,78 @@
-//! The start-timestamp pattern for entry/exit latency: store `bpf_ktime_get_ns()` at entry,
-//! take it back at exit.
+//! The start-timestamp pattern of latency: store `bpf_ktime_get_ns()` when an operation starts,
+//! take it back when it ends, under a key that both places know.
 
-use aya_ebpf::{bindings::BPF_ANY, helpers::bpf_ktime_get_ns, maps::HashMap};
-use bytemuck::Pod;
-use hist_core::DropCause;
+use core::marker::PhantomData;
 
-use crate::drops;
+use aya_ebpf::{
+    bindings::{BPF_ANY, BPF_NOEXIST},
+    helpers::bpf_ktime_get_ns,
+    maps::HashMap,
+};
+use hist_core::{DropCause, StartDesc, StartDomain};
 
-/// Entry timestamps keyed by `K`: a [`TaskKey`](hist_core::TaskKey) (op and thread) for
-/// [`enter`](crate::enter)/[`exit`](crate::exit), or any padding-free key (`K: Pod` rules
-/// padding out, for the reason [`hist_core::key`] explains). A start that finds the map full
-/// is counted as a drop ([`DropCause::StartFull`]).
+use crate::{DescribedMap, drops};
+
+/// `-EEXIST`: what an insert-if-absent returns when the key is there already.
+const EEXIST: i32 = -17;
+
+/// Start timestamps keyed by the key of the description `S` (a [`StartDesc`]): a request
+/// pointer, `{dev, sector}`, the pid of a task that another one wakes; any padding-free key
+/// (`Pod` rules padding out, for the reason [`hist_core::key`] explains). The start and the end
+/// may run in different tasks, on different CPUs, from any kind of program (fentry, kprobe,
+/// tp_btf, raw or classic tracepoint): the key is all they share. A start that finds the map
+/// full is counted as a drop ([`DropCause::StartFull`]).
+///
+/// Declare it with [`maps!`](crate::maps), named `S::NAME`; user space sizes it for
+/// `S::DOMAIN` at load (`hist_core::Starts<S>`).
 #[repr(transparent)]
-pub struct StartTimes<K: Pod> {
-    map: HashMap<K, u64>,
+pub struct StartTimes<S: StartDesc> {
+    map: HashMap<S::Key, u64>,
+    desc: PhantomData<S>,
 }
 
-impl<K: Pod> StartTimes<K> {
-    /// A start map sized at load time: name its static [`START`](hist_core::START_MAP), and
-    /// `hist_user`'s `Tool::load` gives it [`start_entries`](hist_core::start_entries)`(pid_max)`
-    /// entries (see [`hist_core::start`]); 10 240 when loaded otherwise.
+impl<S: StartDesc> StartTimes<S> {
+    /// The map of `S`: [`StartDomain::InFlight`]'s bound, or for [`StartDomain::Threads`]
+    /// 10 240 entries until user space sizes it from the kernel's `pid_max` at load.
     pub const fn new() -> Self {
-        Self::with_max_entries(10_240)
-    }
-
-    /// Room for `max_entries` operations in flight at once.
-    pub const fn with_max_entries(max_entries: u32) -> Self {
+        let entries = match S::DOMAIN {
+            StartDomain::Threads => 10_240,
+            StartDomain::InFlight(entries) => entries,
+        };
         Self {
-            map: HashMap::with_max_entries(max_entries, 0),
+            map: HashMap::with_max_entries(entries, 0),
+            desc: PhantomData,
         }
     }
 
     /// Stores the current time as the start of `key`, replacing an older one.
     #[inline(always)]
-    pub fn start(&self, key: &K) {
+    pub fn start(&self, key: &S::Key) {
         self.start_at(key, now_ns());
     }
 
-    /// Stores `ns` as the start of `key`; when the map is full, counts a
+    /// Stores `ns` as the start of `key`, replacing an older one; when the map is full, counts a
     /// [`DropCause::StartFull`] instead.
     #[inline(always)]
-    pub fn start_at(&self, key: &K, ns: u64) {
+    pub fn start_at(&self, key: &S::Key, ns: u64) {
         if self.map.insert(key, ns, BPF_ANY as u64).is_err() {
             drops::count(DropCause::StartFull, 1);
+        }
+    }
+
+    /// Stores the current time as the start of `key` unless it has one: the first of two
+    /// starts wins (biolatency `-Q`: from the insert into the queue, not the issue).
+    #[inline(always)]
+    pub fn start_if_absent(&self, key: &S::Key) {
+        self.start_if_absent_at(key, now_ns());
+    }
+
+    /// Stores `ns` as the start of `key` unless it has one; when the map is full, counts a
+    /// [`DropCause::StartFull`] instead.
+    #[inline(always)]
+    pub fn start_if_absent_at(&self, key: &S::Key, ns: u64) {
+        match self.map.insert(key, ns, BPF_NOEXIST as u64) {
+            Ok(()) | Err(EEXIST) => {}
+            Err(_) => drops::count(DropCause::StartFull, 1),
         }
     }
 
@@ -53,7 +83,7 @@ impl<K: Pod> StartTimes<K> {
     /// [`elapsed_ns_at`](Self::elapsed_ns_at) then [`start_at`](Self::start_at): no delete, no
     /// insert. A new key that finds the map full counts as [`DropCause::StartFull`].
     #[inline(always)]
-    pub fn replace_at(&self, key: &K, ns: u64) -> Option<u64> {
+    pub fn replace_at(&self, key: &S::Key, ns: u64) -> Option<u64> {
         match self.map.get_ptr_mut(key) {
             // SAFETY: the value of a live entry, valid for this run of the program; only the
             // owner of `key` (one task, on one CPU at a time) writes it.
@@ -67,7 +97,7 @@ impl<K: Pod> StartTimes<K> {
 
     /// Removes the start of `key` and returns it, `None` when there was none.
     #[inline(always)]
-    pub fn take(&self, key: &K) -> Option<u64> {
+    pub fn take(&self, key: &S::Key) -> Option<u64> {
         // SAFETY: the value is copied out before the entry is removed below.
         let start = unsafe { *self.map.get(key)? };
         let _ = self.map.remove(key);
@@ -77,21 +107,26 @@ impl<K: Pod> StartTimes<K> {
     /// Removes the start of `key` and returns the nanoseconds since then, or `None` when no
     /// start was recorded (the operation began before tracing did, or was filtered out).
     #[inline(always)]
-    pub fn elapsed_ns(&self, key: &K) -> Option<u64> {
+    pub fn elapsed_ns(&self, key: &S::Key) -> Option<u64> {
         self.elapsed_ns_at(key, now_ns())
     }
 
     /// Like [`elapsed_ns`](Self::elapsed_ns), measured up to `now_ns`.
     #[inline(always)]
-    pub fn elapsed_ns_at(&self, key: &K, now_ns: u64) -> Option<u64> {
+    pub fn elapsed_ns_at(&self, key: &S::Key, now_ns: u64) -> Option<u64> {
         now_ns.checked_sub(self.take(key)?)
     }
 }
 
-impl<K: Pod> Default for StartTimes<K> {
+impl<S: StartDesc> Default for StartTimes<S> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+impl<S: StartDesc> DescribedMap for StartTimes<S> {
+    const DESC_NAME: &'static str = S::NAME;
+    const NAME_SUFFIX: &'static str = "";
 }
 
 /// Monotonic nanoseconds (`bpf_ktime_get_ns`).

@@ -63,8 +63,8 @@ use hist_attach::{
     plan::{Attached, Hook, KernelFacts, OpSpec, Plan, PlanError},
 };
 use hist_core::{
-    HistDesc, HistDescs, Layout, LogLinear, OP_START_MAP, START_MAP, Settings, TASK_START_MAP,
-    ToolConfig, Unit, start_entries,
+    HistDesc, HistDescs, Layout, LogLinear, OP_START_MAP, Settings, StartDomain, TASK_START_MAP,
+    ToolConfig, Unit,
 };
 use hist_user::{
     DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
@@ -337,9 +337,10 @@ impl Tool {
     /// Loads the tool's eBPF object with `config` written into its `CONFIG` static (see
     /// `hist_ebpf::ebpf_program!`): the [`Objects::task_storage`] build where the kernel can run
     /// it ([`kernel::task_storage_supported`]), else the plain one, whose start maps are sized
-    /// from the kernel's `pid_max` ([`hist_core::start`]). The histogram maps `H` (a
-    /// description, or a tuple of them) are sized for the layout of `config`'s precision
-    /// ([`Settings::layout`]). Programs are loaded when attached;
+    /// from the kernel's `pid_max` ([`hist_core::start`]). The maps `H` (a description, or a
+    /// tuple of them) are sized: histograms for the layout of `config`'s precision
+    /// ([`Settings::layout`]), keyed start maps ([`hist_core::Starts`]) for their key's
+    /// domain. Programs are loaded when attached;
     /// the tool keeps the object (`include_bytes_aligned!` gives a `'static` one) for fentry on
     /// module functions, which loads them from it again. `-v` says which build it loaded, when
     /// there was a choice.
@@ -358,12 +359,11 @@ impl Tool {
         let settings = config.settings();
         self.settings.set(settings);
         self.object.set(object);
-        let starts = start_entries(kernel::pid_max());
+        let pid_max = kernel::pid_max();
+        let starts = StartDomain::Threads.entries(pid_max);
         let mut loader = EbpfLoader::new();
-        loader
-            .override_global(hist_core::names::CONFIG, &config, true)
-            .map_max_entries(START_MAP, starts);
-        H::each_map(&settings, |map, entries| {
+        loader.override_global(hist_core::names::CONFIG, &config, true);
+        H::each_map(&settings, pid_max, |map, entries| {
             loader.map_max_entries(map, entries);
         });
         if task_storage.is_some() {

@@ -12,11 +12,11 @@ impl HistDesc for Dist {
 }
 
 // Right: the histogram `DIST` and its sums `DIST_SUM`.
-hist_core::assert_map_name!(DIST, Dist, "");
-hist_core::assert_map_name!(DIST_SUM, Dist, hist_core::names::SUM_SUFFIX);
+hist_core::assert_map_name!(DIST, [Dist::NAME]);
+hist_core::assert_map_name!(DIST_SUM, [Dist::NAME, hist_core::names::SUM_SUFFIX]);
 
 // Wrong: user space looks for `DIST`, and for `DIST_SUM`.
-hist_core::assert_map_name!(LATENCY, Dist, "");
-hist_core::assert_map_name!(DIST_SUMS, Dist, hist_core::names::SUM_SUFFIX);
+hist_core::assert_map_name!(LATENCY, [Dist::NAME]);
+hist_core::assert_map_name!(DIST_SUMS, [Dist::NAME, hist_core::names::SUM_SUFFIX]);
 
 fn main() {}

@@ -1,7 +1,7 @@
 //! The descriptions of the test probes' histograms, compiled by both sides as a tool's common
 //! crate is: by the probes, and by the live tests (`hist_live_tests::descs`).
 
-use hist_core::{HistDesc, Layout, Unit};
+use hist_core::{HistDesc, Layout, StartDesc, StartDomain, Unit};
 
 /// Slots of the test histograms; values of 2^12 and above land in the overflow slot.
 pub const MAX_SLOT: u32 = 11;
@@ -60,6 +60,38 @@ impl HistDesc for TinyHist {
     const UNIT: Unit = Unit::Nanoseconds;
     const PREFIXES: u32 = 1;
 }
+
+/// Room for three starts in flight: the drop probe's fourth prefix finds it full.
+pub struct TinyStart;
+impl StartDesc for TinyStart {
+    type Key = u32;
+    const NAME: &'static str = "TINY_START";
+    const DOMAIN: StartDomain = StartDomain::InFlight(3);
+}
+
+/// A request-like key that another task or CPU could end: no padding (`Pod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Request {
+    /// A device number.
+    pub dev: u32,
+    /// Which queue of the device.
+    pub queue: u32,
+    /// The sector the request starts at.
+    pub sector: u64,
+}
+
+/// The keyed start test's map: two requests in flight at most.
+pub struct RequestStart;
+impl StartDesc for RequestStart {
+    type Key = Request;
+    const NAME: &'static str = "REQUEST_START";
+    const DOMAIN: StartDomain = StartDomain::InFlight(2);
+}
+
+/// What the keyed start probe computes, in order, from timestamps it chose (see
+/// `keyed_getpid`); `u64::MAX` where a start was not found.
+pub const KEYED_RESULTS: u32 = 6;
 
 /// Values per round of the slot test: the probe computes the slots of this many values at once.
 pub const SLOT_VALUES: u32 = 64;

@@ -13,8 +13,9 @@ use hist_ebpf::{
 use hist_ebpf::hist_core::Buckets as _;
 
 use crate::descs::{
-    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS, KeysHist,
-    NestFine, NestLog2, RoomyHist, SLOT_LAYOUTS, SLOT_VALUES, TinyHist,
+    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS,
+    KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_LAYOUTS,
+    SLOT_VALUES, TinyHist, TinyStart,
 };
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
@@ -109,10 +110,9 @@ hist_ebpf::maps! {
     static TINY_HIST: HashHist<TinyHist>;
     static TINY_HIST_SUM: Sums<TinyHist>;
     static ROOMY_HIST: HashHist<RoomyHist>;
+    /// Room for three starts.
+    static TINY_START: StartTimes<TinyStart>;
 }
-/// Room for three starts.
-#[map]
-static TINY_START: StartTimes<u32> = StartTimes::with_max_entries(3);
 
 #[tracepoint]
 pub fn drops_getpid(_ctx: TracePointContext) -> u32 {
@@ -127,6 +127,70 @@ pub fn drops_getpid(_ctx: TracePointContext) -> u32 {
     TINY_HIST_SUM.add(prefix, 1);
     ROOMY_HIST.record(prefix, 0);
     TINY_START.start_at(&prefix, 1);
+    0
+}
+
+// ---- keyed starts: replace, insert-if-absent, take and a full map, on chosen timestamps ----
+
+hist_ebpf::maps! {
+    static REQUEST_START: StartTimes<RequestStart>;
+}
+/// What `keyed_getpid` found, in the order its comments give.
+#[map]
+static KEYED_OUT: Array<u64> = Array::with_max_entries(KEYED_RESULTS, 0);
+
+#[tracepoint]
+pub fn keyed_getpid(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    let request = |sector| Request {
+        dev: 8,
+        queue: 1,
+        sector,
+    };
+    let (a, b, c) = (request(100), request(200), request(300));
+    let starts = &REQUEST_START;
+    let results = [
+        // 0: a later start replaces: 1000 − 300.
+        {
+            starts.start_at(&a, 100);
+            starts.start_at(&a, 300);
+            starts.elapsed_ns_at(&a, 1000)
+        },
+        // 1: taken already: none.
+        starts.elapsed_ns_at(&a, 1000),
+        // 2: insert-if-absent keeps the first start: 1000 − 100.
+        {
+            starts.start_if_absent_at(&a, 100);
+            starts.start_if_absent_at(&a, 300);
+            starts.elapsed_ns_at(&a, 1000)
+        },
+        // 3: a full map (a and b in flight, room for two) refuses c twice, two drops…
+        {
+            starts.start_at(&a, 10);
+            starts.start_at(&b, 20);
+            starts.start_at(&c, 30);
+            starts.start_if_absent_at(&c, 30);
+            starts.take(&c)
+        },
+        // 4: …but a key in it may be started again, either way, with no drop: 50 − 40.
+        {
+            starts.start_if_absent_at(&b, 30);
+            starts.start_at(&b, 40);
+            starts.elapsed_ns_at(&b, 50)
+        },
+        // 5: the start of a, as it was: 10.
+        starts.take(&a),
+    ];
+    for (index, result) in results.into_iter().enumerate() {
+        if let Some(out) = KEYED_OUT.get_ptr_mut(index as u32) {
+            // SAFETY: an array map value, ours for the duration of the program.
+            unsafe { *out = result.unwrap_or(u64::MAX) };
+        }
+    }
     0
 }
 

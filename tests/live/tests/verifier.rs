@@ -118,6 +118,7 @@ fn test_probes_load() {
         vec![
             "count_getpid".into(),
             "drops_getpid".into(),
+            "keyed_getpid".into(),
             "keys_sched_switch".into(),
             "nest_sched_switch".into(),
             "slots_getpid".into(),
