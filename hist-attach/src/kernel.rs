@@ -40,6 +40,7 @@ use aya::{
 pub(crate) mod bpf_syscall;
 mod btf;
 mod caps;
+mod field;
 mod kallsyms;
 mod module_fentry;
 mod tracefs;
@@ -48,12 +49,15 @@ pub use btf::{KernelBtf, btf_func_owner, btf_has_func, require_btf_func, vmlinux
 pub use caps::{
     CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, caps_sufficient, check_privileges, parse_cap_eff,
 };
+pub use field::KernelField;
 pub use kallsyms::{
     KernelSymbol, attachable_symbol, kallsyms_lookup, kallsyms_lookup_in, pick_attachable,
     split_compiler_suffix,
 };
 pub use module_fentry::{ModuleFentryError, ModuleFunction, ModulePrograms, ModuleTracingLink};
-pub use tracefs::{TRACEFS_MOUNT_POINT, ensure_tracefs, tracefs, tracepoint_exists};
+pub use tracefs::{
+    TRACEFS_MOUNT_POINT, ensure_tracefs, tracefs, tracepoint_exists, tracepoint_field_offset,
+};
 
 /// The perf PMU through which kprobes are created (`CONFIG_KPROBE_EVENTS`, Linux 4.17+).
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
@@ -127,6 +131,27 @@ pub enum KernelError {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+    /// This kernel's BTF has none of the ways a tool knows to a kernel field.
+    #[error(
+        "this kernel has no {field}: its BTF has none of {tried} \
+         (a kernel this tool does not know yet: please report it with `uname -r`)"
+    )]
+    FieldAbsent {
+        /// What the field is.
+        field: &'static str,
+        /// The chains tried, `a.b → c.d, e.f`.
+        tried: String,
+    },
+    /// The tracepoint's record has no such field (`<tracefs>/events/<category>/<name>/format`).
+    #[error("tracepoint {tracepoint} has no field {field} in its format (check `cat {format}`)")]
+    TracepointFieldAbsent {
+        /// `category:name`.
+        tracepoint: String,
+        /// The field.
+        field: String,
+        /// The format file.
+        format: String,
     },
     /// No BTF of the kernel or its loaded modules has the function, so fentry/fexit cannot
     /// attach to it.

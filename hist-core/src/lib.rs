@@ -8,6 +8,8 @@
 //!   of a slot, and [`map_entries`], the exact size of a histogram map.
 //! * [`desc`]: [`HistDesc`], the one description of a histogram map (name, prefix, [`Layout`],
 //!   [`Unit`], size) that both sides compile, and [`Settings`], the load-time settings.
+//! * [`field`]: [`FieldPath`], a kernel struct field's offsets on the running kernel, resolved
+//!   from BTF at load (aya has no CO-RE for Rust probes).
 //! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
 //! * [`drops`]: [`DropCause`], why an event could not be counted, and the map that counts it.
 //! * [`names`]: every name the eBPF object and user space must agree on (maps, sums, config,
@@ -35,6 +37,7 @@
 
 pub mod desc;
 pub mod drops;
+pub mod field;
 pub mod key;
 pub mod names;
 pub mod slot;
@@ -47,6 +50,7 @@ pub use aya as __aya;
 pub use bytemuck as __bytemuck;
 pub use desc::{HistDesc, HistDescs, Layout, Settings, Starts, ToolConfig, Unit, Unused};
 pub use drops::{DROPS_MAP, DropCause};
+pub use field::{FieldPath, MAX_FIELD_STEPS};
 pub use key::{HistKey, KeyPrefix, TaskKey};
 pub use slot::{
     Buckets, Linear, Log2, LogLinear, array_index, capped_slot, log2, log2_u64, map_entries,

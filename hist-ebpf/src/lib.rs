@@ -27,7 +27,8 @@
 //! ([`tracepoint_latency!`] those of a start/end tracepoint pair). An interval that a task
 //! starts and ends itself, across switches (cpudist's off-CPU time), keeps its start with
 //! [`task_start`]: in the task's own storage where the kernel has it (feature `task-storage`).
-//! Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
+//! Kernel struct fields are read through offsets user space resolved from BTF at load
+//! ([`read_field`], [`hist_core::field`]). Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
 //! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
 //! An event that finds a map full is counted by cause in the program's drop counters
 //! ([`hist_core::drops`]), never lost without a count.
@@ -42,6 +43,7 @@ mod array;
 mod config;
 mod declare;
 mod drops;
+mod field;
 mod hash;
 mod latency;
 pub mod op_start;
@@ -51,8 +53,11 @@ pub mod task_start;
 pub use array::{ArrayHist, PerCpuArrayHist};
 pub use config::Config;
 pub use declare::DescribedMap;
+pub use field::{arg_at, read_field};
 pub use hash::{HashHist, PerCpuHashHist, Sums};
-pub use hist_core::{self, HistDesc, HistKey, KeyPrefix, Layout, Settings, TaskKey, ToolConfig};
+pub use hist_core::{
+    self, FieldPath, HistDesc, HistKey, KeyPrefix, Layout, Settings, StartDesc, TaskKey, ToolConfig,
+};
 pub use latency::{enter, exit, record};
 pub use start::{StartTimes, now_ns};
 

@@ -308,11 +308,12 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test, and hist-attach's kernel
 /// probing and attach plans.
-const GUEST_TESTS: [(&str, &str); 13] = [
+const GUEST_TESTS: [(&str, &str); 14] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
     ("hist-live-tests", "keyed"),
+    ("hist-live-tests", "fields"),
     ("hist-live-tests", "keys"),
     ("hist-live-tests", "slots"),
     ("hist-live-tests", "counting"),

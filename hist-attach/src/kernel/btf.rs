@@ -47,6 +47,7 @@ const HEADER_LEN: usize = 24;
 const BTF_TYPE_LEN: usize = 12;
 const BTF_MEMBER_LEN: usize = 12;
 const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 const KIND_TYPEDEF: u32 = 8;
@@ -54,6 +55,7 @@ const KIND_VOLATILE: u32 = 9;
 const KIND_CONST: u32 = 10;
 const KIND_RESTRICT: u32 = 11;
 const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
 const KIND_TYPE_TAG: u32 = 18;
 /// How many anonymous structs and unions deep a member is looked for, and how long a chain of
 /// typedefs and qualifiers is followed: the kernel's own limit (`MAX_RESOLVE_DEPTH` in
@@ -280,6 +282,75 @@ impl<'a> RawBtf<'a> {
         Err(format!(
             "type id {id} is a chain of more than {MAX_DEPTH} typedefs and qualifiers"
         ))
+    }
+
+    /// The string at `offset` of this blob's string section, `""` when there is none.
+    fn string_at(&self, offset: u32) -> &str {
+        let tail = self.strings.get(offset as usize..).unwrap_or_default();
+        let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+        std::str::from_utf8(&tail[..end]).unwrap_or_default()
+    }
+
+    /// The C name of type `id`, as a tracepoint's prototype spells it: `struct request *`,
+    /// `bool`, `unsigned int`; qualifiers left out, a typedef by its own name.
+    fn type_name(&self, index: &[u32], id: u32) -> Result<String, String> {
+        let with_pointers = |named: String, pointers: usize| match pointers {
+            0 => named,
+            n => format!("{named} {}", "*".repeat(n)),
+        };
+        let mut pointers = 0;
+        let mut next = id;
+        for _ in 0..MAX_DEPTH {
+            if next == 0 {
+                return Ok(with_pointers("void".to_owned(), pointers));
+            }
+            let ty = self.type_by_id(index, next)?;
+            let name = self.string_at(ty.name_off);
+            let named = match ty.kind() {
+                KIND_PTR => {
+                    pointers += 1;
+                    next = ty.size_or_type;
+                    continue;
+                }
+                KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    next = ty.size_or_type;
+                    continue;
+                }
+                KIND_STRUCT => format!("struct {name}"),
+                KIND_UNION => format!("union {name}"),
+                KIND_FUNC_PROTO => "function".to_owned(),
+                _ => name.to_owned(),
+            };
+            return Ok(with_pointers(named, pointers));
+        }
+        Err(format!(
+            "type id {id} is a chain of more than {MAX_DEPTH} pointers and qualifiers"
+        ))
+    }
+
+    /// The parameter types of the FUNC_PROTO that `id` points to (`id` a typedef of a pointer
+    /// to it, as `btf_trace_<name>` is), by [`type_name`](Self::type_name).
+    fn pointed_proto_params(&self, index: &[u32], id: u32) -> Result<Vec<String>, String> {
+        let not_proto = || format!("type id {id} is not a pointer to a function prototype");
+        let (_, pointer) = self.resolve(index, id)?.ok_or_else(not_proto)?;
+        if pointer.kind() != KIND_PTR {
+            return Err(not_proto());
+        }
+        let (_, proto) = self
+            .resolve(index, pointer.size_or_type)?
+            .ok_or_else(not_proto)?;
+        if proto.kind() != KIND_FUNC_PROTO {
+            return Err(not_proto());
+        }
+        (0..proto.vlen())
+            .map(|i| {
+                let at = proto.pos + BTF_TYPE_LEN + i * 8 + 4;
+                let param = read_u32(self.types, at, self.big_endian).ok_or_else(|| {
+                    format!("FUNC_PROTO at type offset {} is cut short", proto.pos)
+                })?;
+                self.type_name(index, param)
+            })
+            .collect()
     }
 
     /// The id and type of the first STRUCT or UNION named `name` with a non-zero size (a struct
@@ -612,6 +683,44 @@ impl KernelBtf {
             ));
         }
         Ok(Some(found.bit_offset / 8))
+    }
+
+    /// The arguments of the tracepoint `name` as a `tp_btf` or raw tracepoint program sees
+    /// them, by type (`["struct request *"]` for `block_rq_issue` since 5.11,
+    /// `["struct request_queue *", "struct request *"]` before): the parameters of vmlinux BTF's
+    /// `btf_trace_<name>` after its leading `void *`. `None` when vmlinux BTF has no such
+    /// tracepoint.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed, or `btf_trace_<name>` is not a
+    /// pointer to a function prototype.
+    pub fn tracepoint_args(&self, name: &str) -> Result<Option<Vec<String>>, KernelError> {
+        let (btf, index) = self.vmlinux_index()?;
+        let typedef = format!("btf_trace_{name}");
+        let parse_error = |reason| btf_parse_error("vmlinux", reason);
+        let Some(id) = btf
+            .find(None, KIND_TYPEDEF, &typedef)
+            .map_err(parse_error)?
+        else {
+            return Ok(None);
+        };
+        let params = btf
+            .pointed_proto_params(index, id)
+            .map_err(|reason| parse_error(format!("{typedef}: {reason}")))?;
+        Ok(Some(params.into_iter().skip(1).collect()))
+    }
+
+    /// The index, among [`tracepoint_args`](Self::tracepoint_args), of the first argument of
+    /// type `ty` (`"struct request *"`): what a `tp_btf` program passes to `ctx.arg(n)`. `None`
+    /// when the tracepoint or such an argument is not there.
+    ///
+    /// # Errors
+    ///
+    /// As [`tracepoint_args`](Self::tracepoint_args).
+    pub fn tracepoint_arg_index(&self, name: &str, ty: &str) -> Result<Option<usize>, KernelError> {
+        let args = self.tracepoint_args(name)?.unwrap_or_default();
+        Ok(args.iter().position(|arg| arg == ty))
     }
 
     /// Where `struct task_struct` keeps the task's state (`__state`, called `state` before

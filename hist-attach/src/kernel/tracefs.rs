@@ -161,6 +161,47 @@ pub fn tracepoint_exists(category: &str, name: &str) -> Result<bool, KernelError
     }
 }
 
+/// Where the field `field` of the tracepoint `category:name`'s record is, in bytes from the
+/// record's start, from `<tracefs>/events/<category>/<name>/format`: what a classic tracepoint
+/// program reads it at (`TracePointContext::read_at`), on this kernel. It does not mount
+/// tracefs; call [`ensure_tracefs`] first.
+///
+/// # Errors
+///
+/// [`KernelError::TracepointFieldAbsent`] when the format has no such field;
+/// [`KernelError::TracefsNotMounted`] and [`KernelError::Read`] as for [`tracepoint_exists`].
+pub fn tracepoint_field_offset(
+    category: &str,
+    name: &str,
+    field: &str,
+) -> Result<u32, KernelError> {
+    let path = tracefs()?
+        .join("events")
+        .join(category)
+        .join(name)
+        .join("format");
+    let format = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
+    format_field_offset(&format, field).ok_or_else(|| KernelError::TracepointFieldAbsent {
+        tracepoint: format!("{category}:{name}"),
+        field: field.to_owned(),
+        format: path.display().to_string(),
+    })
+}
+
+/// The `offset:` of the field named `field` in a tracepoint format's text
+/// (`\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;`); an array field is named
+/// without its `[N]`.
+fn format_field_offset(format: &str, field: &str) -> Option<u32> {
+    format.lines().find_map(|line| {
+        let mut parts = line.trim().split(';').map(str::trim);
+        let declaration = parts.next()?.strip_prefix("field:")?;
+        let declared = declaration.split_ascii_whitespace().last()?;
+        let declared = declared.split('[').next()?;
+        let offset = parts.find_map(|part| part.strip_prefix("offset:"))?;
+        (declared == field).then(|| offset.parse().ok()).flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -178,6 +219,31 @@ mod tests {
         #[test]
         fn any_escapes_decode(path in "[ -~\\\\]{0,40}") {
             let _ = unescape_mount_path(&path);
+        }
+    }
+
+    #[test]
+    fn finds_a_fields_offset_in_a_format() {
+        let format = "name: sched_switch\nID: 316\nformat:\n\
+            \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+            \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\
+            \tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\
+            \tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;\n\
+            \tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;\n\n\
+            print fmt: \"prev_comm=%s\", REC->prev_comm\n";
+        assert_eq!(format_field_offset(format, "common_type"), Some(0));
+        assert_eq!(format_field_offset(format, "prev_comm"), Some(8));
+        assert_eq!(format_field_offset(format, "prev_state"), Some(32));
+        assert_eq!(format_field_offset(format, "prev"), None);
+        assert_eq!(format_field_offset(format, "next_pid"), None);
+        assert_eq!(format_field_offset("", "x"), None);
+    }
+
+    proptest! {
+        /// Any text gives an offset or none, never a panic.
+        #[test]
+        fn any_format_text_parses(text in "[ -~\t\n]{0,200}", field in "[a-z_]{1,8}") {
+            let _ = format_field_offset(&text, &field);
         }
     }
 

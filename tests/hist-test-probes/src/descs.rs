@@ -93,6 +93,11 @@ impl StartDesc for RequestStart {
 /// `keyed_getpid`); `u64::MAX` where a start was not found.
 pub const KEYED_RESULTS: u32 = 6;
 
+/// The kernel fields the field probe reads from the current task, by index in `FIELD_PATHS`:
+/// its parent's tgid by the first chain; the same with a chain this kernel lacks tried first;
+/// one this kernel lacks altogether. The test resolves them from BTF.
+pub const FIELD_COUNT: u32 = 3;
+
 /// Values per round of the slot test: the probe computes the slots of this many values at once.
 pub const SLOT_VALUES: u32 = 64;
 /// The layouts whose BPF slot function the slot test compares with the host's: log2 with the

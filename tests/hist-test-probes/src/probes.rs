@@ -1,19 +1,22 @@
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_pid_tgid, bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns,
+        bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_prandom_u32,
+        bpf_get_smp_processor_id, bpf_ktime_get_ns,
     },
-    macros::{map, tracepoint},
+    macros::{btf_tracepoint, map, tracepoint},
     maps::{Array, HashMap, PerCpuArray},
-    programs::TracePointContext,
+    programs::{BtfTracePointContext, TracePointContext},
 };
 use hist_ebpf::{
-    ArrayHist, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist, StartTimes, Sums,
+    ArrayHist, FieldPath, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
+    StartTimes, Sums,
 };
 
+use aya_ebpf::EbpfContext as _;
 use hist_ebpf::hist_core::Buckets as _;
 
 use crate::descs::{
-    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, KEY_OPS,
+    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, FIELD_COUNT, KEY_OPS,
     KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_LAYOUTS,
     SLOT_VALUES, TinyHist, TinyStart,
 };
@@ -190,6 +193,83 @@ pub fn keyed_getpid(_ctx: TracePointContext) -> u32 {
             // SAFETY: an array map value, ours for the duration of the program.
             unsafe { *out = result.unwrap_or(u64::MAX) };
         }
+    }
+    0
+}
+
+// ---- kernel fields: read at offsets user space resolved from BTF and tracefs ----
+
+/// The paths of `FIELD_COUNT` fields of the current task, written by the test.
+#[unsafe(no_mangle)]
+static FIELD_PATHS: [FieldPath; FIELD_COUNT as usize] = [FieldPath::ABSENT; FIELD_COUNT as usize];
+/// Where sys_enter_getpid's record keeps `__syscall_nr`, from its tracefs format.
+#[unsafe(no_mangle)]
+static SYSCALL_NR_OFFSET: u32 = 0;
+/// What the probe read: each field of `FIELD_PATHS` (`u64::MAX` when it got nothing), then the
+/// syscall number.
+#[map]
+static FIELDS_OUT: Array<u64> = Array::with_max_entries(FIELD_COUNT + 1, 0);
+
+#[tracepoint]
+pub fn fields_getpid(ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    // SAFETY: a BPF helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    for index in 0..FIELD_COUNT {
+        // SAFETY: a global user space wrote before loading; volatile, or the compiler would
+        // fold the all-absent initializer in.
+        let paths = unsafe { core::ptr::read_volatile(&FIELD_PATHS) };
+        let value = hist_ebpf::read_field::<u32>(task, &paths[index as usize]);
+        if let Some(out) = FIELDS_OUT.get_ptr_mut(index) {
+            // SAFETY: an array map value, ours for the duration of the program.
+            unsafe { *out = value.map_or(u64::MAX, u64::from) };
+        }
+    }
+    // SAFETY: as above.
+    let offset = unsafe { core::ptr::read_volatile(&SYSCALL_NR_OFFSET) };
+    // SAFETY: the record is at least as long as the offset its format gives.
+    let syscall_nr =
+        unsafe { ctx.read_at::<i32>(offset as usize) }.map_or(u64::MAX, |nr| nr as u64);
+    if let Some(out) = FIELDS_OUT.get_ptr_mut(FIELD_COUNT) {
+        // SAFETY: as above.
+        unsafe { *out = syscall_nr };
+    }
+    0
+}
+
+/// Which argument of sched_switch's tp_btf is the task leaving the CPU, from the kernel's BTF.
+#[unsafe(no_mangle)]
+static PREV_ARG: u32 = 0;
+/// `task_struct.pid`.
+#[unsafe(no_mangle)]
+static TASK_PID: FieldPath = FieldPath::ABSENT;
+/// Switches whose outgoing task, read at `PREV_ARG`, is the current task (its pid read through
+/// `TASK_PID`), and switches where it is not; per CPU.
+#[map]
+static ARGS_OUT: PerCpuArray<u64> = PerCpuArray::with_max_entries(2, 0);
+
+#[btf_tracepoint(function = "sched_switch")]
+pub fn args_sched_switch(ctx: BtfTracePointContext) -> i32 {
+    // SAFETY: globals user space wrote before loading.
+    let (index, pid_path) = unsafe {
+        (
+            core::ptr::read_volatile(&PREV_ARG),
+            core::ptr::read_volatile(&TASK_PID),
+        )
+    };
+    // sched_switch has had `preempt, prev, next` first since Linux 4.x.
+    let Some(prev) = hist_ebpf::arg_at::<3>(ctx.as_ptr(), index) else {
+        return 0;
+    };
+    let current = bpf_get_current_pid_tgid() as u32;
+    let same = hist_ebpf::read_field::<u32>(prev, &pid_path) == Some(current);
+    if let Some(out) = ARGS_OUT.get_ptr_mut(if same { 0 } else { 1 }) {
+        // SAFETY: this CPU's copy, which no other program run touches meanwhile.
+        unsafe { *out += 1 };
     }
     0
 }

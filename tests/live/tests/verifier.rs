@@ -19,6 +19,7 @@ const TP_BTF_TARGETS: &[(&str, &str)] = &[
     ("sched_switch_btf", "sched_switch"),
     ("scan_start_btf", "mm_shrink_slab_start"),
     ("scan_end_btf", "mm_shrink_slab_end"),
+    ("args_sched_switch", "sched_switch"),
 ];
 /// fentry/fexit programs are verified against a vmlinux function every kernel has: the tools'
 /// own functions may live in modules, which aya 0.14 cannot load fentry programs for, and the
@@ -116,8 +117,10 @@ fn test_probes_load() {
         "tests/hist-test-probes",
         PROBES,
         vec![
+            "args_sched_switch".into(),
             "count_getpid".into(),
             "drops_getpid".into(),
+            "fields_getpid".into(),
             "keyed_getpid".into(),
             "keys_sched_switch".into(),
             "nest_sched_switch".into(),

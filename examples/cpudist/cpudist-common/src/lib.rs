@@ -1,7 +1,7 @@
 //! What both sides of cpudist compile: its load-time settings and its histogram's description.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Settings, Unit};
+use hist_core::{FieldPath, HistDesc, Layout, Settings, Unit};
 
 /// The histogram of all tasks, in a per-CPU array: the cheapest record there is.
 pub struct Dist;
@@ -40,8 +40,8 @@ pub struct Config {
     /// 0: one histogram ([`Dist`]), 1: per process (`-P`), 2: per thread (`-L`) ([`TaskDist`]).
     pub hist_by: u32,
     /// Where `struct task_struct` keeps the task's state (`__state`; `state` before 5.14), from
-    /// the kernel's BTF, for `tp_btf` to see a dying task's last switch; 0 when unknown.
-    pub task_state_offset: u32,
+    /// the kernel's BTF, for `tp_btf` to see a dying task's last switch; absent without BTF.
+    pub task_state: FieldPath,
 }
 
 hist_core::tool_config!(Config);

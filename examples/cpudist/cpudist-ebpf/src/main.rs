@@ -14,7 +14,7 @@
 #![no_main]
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
+    helpers::bpf_get_current_pid_tgid,
     macros::{btf_tracepoint, map, tracepoint},
     maps::PerCpuArray,
     programs::{BtfTracePointContext, TracePointContext},
@@ -48,14 +48,9 @@ const PREV_STATE: usize = 32;
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
     on_switch(|| {
-        let offset = CONFIG.get().task_state_offset as usize;
         // `prev`, the task leaving the CPU, is the second argument.
-        let prev: *const u8 = ctx.arg(1);
-        // SAFETY: a kernel read into a local; a bad address only fails the helper.
-        let state = (offset != 0)
-            .then(|| unsafe { bpf_probe_read_kernel(prev.wrapping_add(offset) as *const u32) }.ok())
-            .flatten();
-        state == Some(TASK_DEAD)
+        let prev: u64 = ctx.arg(1);
+        hist_ebpf::read_field::<u32>(prev, &CONFIG.get().task_state) == Some(TASK_DEAD)
     });
     0
 }

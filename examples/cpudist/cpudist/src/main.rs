@@ -12,8 +12,8 @@ use clap::Parser;
 use cpudist_common::{Config, Dist, TaskDist};
 use hist_tool::{
     CommonArgs, Timestamp, Tool, ToolError, View,
-    hist_core::{HistDesc, Unused},
-    kernel::KernelBtf,
+    hist_core::{FieldPath, HistDesc, Unused},
+    kernel::{KernelBtf, KernelField},
     plan::OpSpec,
 };
 
@@ -64,6 +64,12 @@ const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
     &[("sched_switch", "sched", "sched_switch")],
 )];
 
+/// A task's state: `__state` since Linux 5.14, `state` before.
+const TASK_STATE: KernelField = KernelField {
+    name: "task state",
+    chains: &[&["task_struct.__state"], &["task_struct.state"]],
+};
+
 fn main() {
     hist_tool::exit_on_error("cpudist", run(Args::parse()));
 }
@@ -78,9 +84,9 @@ fn run(args: Args) -> Result<(), ToolError> {
         include_idle: args.include_idle as u32,
         hist_by: if args.tids { 2 } else { args.pids as u32 },
         // Where tp_btf reads a task's state (the tracefs record has it; no BTF, no tp_btf).
-        task_state_offset: match args.offcpu.then(KernelBtf::load) {
-            Some(Ok(btf)) => btf.task_state_offset()?.unwrap_or(0),
-            _ => 0,
+        task_state: match args.offcpu.then(KernelBtf::load) {
+            Some(Ok(btf)) => btf.resolve_field(&TASK_STATE)?,
+            _ => FieldPath::ABSENT,
         },
     };
     // Built twice (build.rs): start times in the task itself where the kernel can. The maps are
