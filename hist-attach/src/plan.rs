@@ -83,6 +83,8 @@ mod facts;
 
 pub use attach::Attached;
 pub use facts::KernelFacts;
+/// An op's table entry lives in hist-core, so that a tool's `no_std` common crate can hold it.
+pub use hist_core::names::OpSpec;
 
 /// The kinds of hook, in the order a plan prefers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,71 +122,11 @@ impl fmt::Display for Hook {
     }
 }
 
-/// One operation a tool traces and the ways to hook it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpSpec {
-    /// "read", "count", "sched_switch": how -v output and errors name it.
-    pub name: &'static str,
-    /// Stem of the eBPF program names: a program is named by the stem and its hook's
-    /// [`ProgramSuffix`](hist_core::names::ProgramSuffix), `{program}_fentry`, `{program}_fexit`,
-    /// `{program}_kprobe`, `{program}_kretprobe` (entry/exit of a function); for tracepoints
-    /// see `tracepoints`.
-    pub program: &'static str,
-    /// Kernel functions whose entry and exit are traced, alternatives in order of preference
-    /// (`&["nfs4_file_open", "nfs_file_open"]`): for each hook, the first that exists is used.
-    /// Empty: no fentry/kprobe candidates.
-    pub functions: &'static [&'static str],
-    /// The module that provides `functions` when the kernel does not have them built in
-    /// (`Some("nfs")`), for the hint in the error.
-    pub module: Option<&'static str>,
-    /// Tracepoints attached together for this op (a single one, or a start/end pair), as
-    /// `(program stem, category, event)`: program `{stem}_btf` is attached as tp_btf to `event`,
-    /// program `{stem}_tp` to the tracefs tracepoint `category:event`. Empty: no tracepoint
-    /// candidates.
-    pub tracepoints: &'static [(&'static str, &'static str, &'static str)],
-}
-
-impl OpSpec {
-    /// An op traced at the entry and exit of a kernel function: the first of `functions` the
-    /// kernel has, provided by `module` when not built in. Its programs are named after the op
-    /// (`read_kprobe`, …, as `hist_ebpf::latency_probes!` names them): give the op's own name,
-    /// `Op::READ.name()`, which the eBPF side's build checks its programs against.
-    pub const fn function(
-        name: &'static str,
-        functions: &'static [&'static str],
-        module: Option<&'static str>,
-    ) -> Self {
-        Self {
-            name,
-            program: name,
-            functions,
-            module,
-            tracepoints: &[],
-        }
-    }
-
-    /// An op traced at tracepoints, attached together (one, or a start/end pair), each given
-    /// as `(program stem, category, event)`: tp_btf on the event (programs `{stem}_btf`), else
-    /// the tracefs tracepoint `category:event` (programs `{stem}_tp`).
-    pub const fn tracepoints(
-        name: &'static str,
-        tracepoints: &'static [(&'static str, &'static str, &'static str)],
-    ) -> Self {
-        Self {
-            name,
-            program: name,
-            functions: &[],
-            module: None,
-            tracepoints,
-        }
-    }
-
-    /// Whether this operation has candidates of kind `hook` at all.
-    pub fn offers(&self, hook: Hook) -> bool {
-        match hook {
-            Hook::Fentry | Hook::Kprobe => !self.functions.is_empty(),
-            Hook::TpBtf | Hook::Tracepoint => !self.tracepoints.is_empty(),
-        }
+/// Whether `spec` has candidates of kind `hook` at all.
+fn offers(spec: &OpSpec, hook: Hook) -> bool {
+    match hook {
+        Hook::Fentry | Hook::Kprobe => !spec.functions.is_empty(),
+        Hook::TpBtf | Hook::Tracepoint => !spec.tracepoints.is_empty(),
     }
 }
 
@@ -467,11 +409,11 @@ fn resolve_op(spec: &OpSpec, facts: &KernelFacts, force: Option<Hook>) -> OpPlan
         if force.is_some_and(|forced| forced != hook) {
             continue;
         }
-        if !spec.offers(hook) {
+        if !offers(spec, hook) {
             if force.is_some() {
                 let offered: Vec<&str> = Hook::ALL
                     .iter()
-                    .filter(|h| spec.offers(**h))
+                    .filter(|h| offers(spec, **h))
                     .map(|h| h.name())
                     .collect();
                 let reason = if offered.is_empty() {

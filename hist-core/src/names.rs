@@ -11,7 +11,7 @@
 //! | a start map | `hist_ebpf::maps!`: named [`StartDesc::NAME`] | sized by it at load (`Starts<S>`) |
 //! | its sums | `hist_ebpf::maps!`: named [`HistDesc::NAME`] + [`SUM_SUFFIX`] | [`HistDesc::NAME`] + [`SUM_SUFFIX`] |
 //! | the config | `hist_ebpf::ebpf_program!`: a static named [`CONFIG`] | written with `override_global(CONFIG, …)` |
-//! | a program per op and hook | `hist_ebpf::latency_probes!`, `tracepoint_latency!`: stem + a [`ProgramSuffix`] | `hist_attach::plan` attaches stem + the same suffix |
+//! | a program per op and hook | `hist_ebpf::latency_probes!`, `tracepoint_latency!`: stem + a [`ProgramSuffix`] | `hist_attach::plan` attaches an [`OpSpec`]'s stem + the same suffix |
 //!
 //! A description and the static declared for it cannot drift apart:
 //!
@@ -71,6 +71,68 @@ impl ProgramSuffix {
             Self::Kretprobe => "_kretprobe",
             Self::TpBtf => "_btf",
             Self::Tracepoint => "_tp",
+        }
+    }
+}
+
+/// One operation a tool traces and the ways to hook it: its programs' stem, the kernel
+/// functions or tracepoints they attach to. `hist_attach::plan` resolves and attaches it; a
+/// tool's common crate can hold its table (`no_std`), so that its tests read the same one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpSpec {
+    /// "read", "count", "sched_switch": how -v output and errors name it.
+    pub name: &'static str,
+    /// Stem of the eBPF program names: a program is named by the stem and its hook's
+    /// [`ProgramSuffix`], `{program}_fentry`, `{program}_fexit`,
+    /// `{program}_kprobe`, `{program}_kretprobe` (entry/exit of a function); for tracepoints
+    /// see `tracepoints`.
+    pub program: &'static str,
+    /// Kernel functions whose entry and exit are traced, alternatives in order of preference
+    /// (`&["nfs4_file_open", "nfs_file_open"]`): for each hook, the first that exists is used.
+    /// Empty: no fentry/kprobe candidates.
+    pub functions: &'static [&'static str],
+    /// The module that provides `functions` when the kernel does not have them built in
+    /// (`Some("nfs")`), for the hint in the error.
+    pub module: Option<&'static str>,
+    /// Tracepoints attached together for this op (a single one, or a start/end pair), as
+    /// `(program stem, category, event)`: program `{stem}_btf` is attached as tp_btf to `event`,
+    /// program `{stem}_tp` to the tracefs tracepoint `category:event`. Empty: no tracepoint
+    /// candidates.
+    pub tracepoints: &'static [(&'static str, &'static str, &'static str)],
+}
+
+impl OpSpec {
+    /// An op traced at the entry and exit of a kernel function: the first of `functions` the
+    /// kernel has, provided by `module` when not built in. Its programs are named after the op
+    /// (`read_kprobe`, …, as `hist_ebpf::latency_probes!` names them): give the op's own name,
+    /// `Op::READ.name()`, which the eBPF side's build checks its programs against.
+    pub const fn function(
+        name: &'static str,
+        functions: &'static [&'static str],
+        module: Option<&'static str>,
+    ) -> Self {
+        Self {
+            name,
+            program: name,
+            functions,
+            module,
+            tracepoints: &[],
+        }
+    }
+
+    /// An op traced at tracepoints, attached together (one, or a start/end pair), each given
+    /// as `(program stem, category, event)`: tp_btf on the event (programs `{stem}_btf`), else
+    /// the tracefs tracepoint `category:event` (programs `{stem}_tp`).
+    pub const fn tracepoints(
+        name: &'static str,
+        tracepoints: &'static [(&'static str, &'static str, &'static str)],
+    ) -> Self {
+        Self {
+            name,
+            program: name,
+            functions: &[],
+            module: None,
+            tracepoints,
         }
     }
 }

@@ -48,7 +48,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, ValueEnum};
-use hist_live_tests::fixtures::{LoopbackNfs, Xfs, reclaim_inodes};
+use hist_test_fixtures::{LoopbackNfs, Xfs, reclaim_inodes};
 use serde_json::{Value, json};
 
 /// In-kernel cost per event of hist's tools next to libbpf-tools and bpftrace (needs root).

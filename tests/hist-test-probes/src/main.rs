@@ -4,8 +4,6 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 #[cfg(target_arch = "bpf")]
-mod descs;
-#[cfg(target_arch = "bpf")]
 mod probes;
 
 #[cfg(not(target_arch = "bpf"))]

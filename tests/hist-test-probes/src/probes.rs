@@ -15,7 +15,7 @@ use hist_ebpf::{
 use aya_ebpf::EbpfContext as _;
 use hist_ebpf::hist_core::Buckets as _;
 
-use crate::descs::{
+use hist_test_descs::{
     CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, FIELD_COUNT, KEY_OPS,
     KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_LAYOUTS,
     SLOT_VALUES, TinyHist, TinyStart,

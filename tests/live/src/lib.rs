@@ -1,10 +1,6 @@
-//! What the live-kernel tests share: the compiled eBPF objects of the repository, the
-//! descriptions of the test probes' histograms, and the file systems they trace (`fixtures`,
-//! also used by the kernel-cost bench).
-
-#[path = "../../hist-test-probes/src/descs.rs"]
-pub mod descs;
-pub mod fixtures;
+//! What the live-kernel tests share: the compiled eBPF objects of the repository. The test
+//! probes' descriptions are `hist-test-descs`'s, the file systems they trace
+//! `hist-test-fixtures`'s.
 
 /// The compiled test probes (`tests/hist-test-probes`).
 pub static PROBES: &[u8] =

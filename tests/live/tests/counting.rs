@@ -4,7 +4,7 @@
 
 mod common;
 
-use hist_live_tests::descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT};
+use hist_test_descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT};
 use hist_user::{ArrayHistMap, DropCounters, HashHistMap, HistMap, IntervalReader, Snapshot};
 
 const CALLS: u64 = 100_000;

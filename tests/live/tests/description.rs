@@ -5,7 +5,7 @@
 mod common;
 
 use hist_core::{HistDesc, Layout, Unit};
-use hist_live_tests::descs::{CountHash, CountPerCpuArray as CountArray};
+use hist_test_descs::{CountHash, CountPerCpuArray as CountArray};
 use hist_user::{Error, HistMap};
 
 /// Declares a description of a test-probe map (`tests/hist-test-probes`: log2 up to slot 11).

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aya::maps::HashMap;
 use hist_core::DropCause;
-use hist_live_tests::descs::{RoomyHist, TinyHist};
+use hist_test_descs::{RoomyHist, TinyHist};
 use hist_user::{DropCounters, HistMap};
 
 const CALLS: u64 = 20_000;

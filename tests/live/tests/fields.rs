@@ -11,7 +11,7 @@ use aya::{
 };
 use hist_attach::kernel::{self, KernelBtf, KernelError, KernelField};
 use hist_core::FieldPath;
-use hist_live_tests::descs::FIELD_COUNT;
+use hist_test_descs::FIELD_COUNT;
 
 /// The parent's tgid, through a pointer: `task_struct.real_parent → task_struct.tgid`.
 const PARENT_TGID: KernelField = KernelField {

@@ -7,7 +7,7 @@ mod common;
 
 use aya::maps::{Array, HashMap, IterableMap as _, MapData};
 use hist_core::{DropCause, StartDesc as _};
-use hist_live_tests::descs::{KEYED_RESULTS, Request, RequestStart};
+use hist_test_descs::{KEYED_RESULTS, Request, RequestStart};
 use hist_user::DropCounters;
 
 #[test]

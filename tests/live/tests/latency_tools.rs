@@ -11,48 +11,15 @@ use std::{path::Path, process::Command};
 
 use common::{Traced, section_totals, sh, trace_around};
 
-use hist_attach::kernel::{self, KernelBtf};
-use hist_live_tests::fixtures::{self, Xfs};
+use hist_attach::{
+    kernel::{self, KernelBtf},
+    plan::OpSpec,
+};
+use hist_test_fixtures::{self as fixtures, Xfs};
 
-/// An op of a tool and its kernel functions, as the tool's `OPS` names them.
-struct Op {
-    name: &'static str,
-    functions: &'static [&'static str],
-}
-
-const NFSDIST: [Op; 5] = [
-    Op {
-        name: "read",
-        functions: &["nfs_file_read"],
-    },
-    Op {
-        name: "write",
-        functions: &["nfs_file_write"],
-    },
-    Op {
-        name: "open",
-        functions: &["nfs4_file_open", "nfs_file_open"],
-    },
-    Op {
-        name: "fsync",
-        functions: &["nfs_file_fsync"],
-    },
-    Op {
-        name: "getattr",
-        functions: &["nfs_getattr"],
-    },
-];
-
-const XFSRECLAIM: [Op; 2] = [
-    Op {
-        name: "count",
-        functions: &["xfs_fs_nr_cached_objects"],
-    },
-    Op {
-        name: "free",
-        functions: &["xfs_fs_free_cached_objects"],
-    },
-];
+/// The tools' own op tables.
+const NFSDIST: [OpSpec; 5] = nfsdist_common::OPS;
+const XFSRECLAIM: [OpSpec; 2] = xfsreclaim_common::OPS;
 
 /// Whether some hook of this kernel reaches one of `functions`: a kprobe on a kallsyms text
 /// symbol (compiler variants, not `.cold`), or fentry on a function of vmlinux or module BTF

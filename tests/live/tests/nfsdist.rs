@@ -11,7 +11,7 @@ use std::{path::Path, process::Command};
 
 use common::{Traced, Workload, report, section_totals, trace_around};
 use hist_attach::kernel::{self, KernelBtf};
-use hist_live_tests::fixtures::LoopbackNfs;
+use hist_test_fixtures::LoopbackNfs;
 
 /// Calls of each file operation in the workload.
 const TIMES: u64 = 200;

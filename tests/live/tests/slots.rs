@@ -11,10 +11,8 @@ use aya::{
     maps::{Array, MapData},
 };
 use hist_core::{Buckets as _, HistDesc as _, log2_u64};
-use hist_live_tests::{
-    PROBES,
-    descs::{NestFine, NestLog2, SLOT_LAYOUTS, SLOT_VALUES},
-};
+use hist_live_tests::PROBES;
+use hist_test_descs::{NestFine, NestLog2, SLOT_LAYOUTS, SLOT_VALUES};
 use hist_user::{HistMap, Snapshot};
 
 /// Every `2^k − 1`, `2^k`, `2^k + 1`, the layouts' own bounds, and pseudo-random values of every

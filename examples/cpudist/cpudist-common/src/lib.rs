@@ -1,7 +1,7 @@
 //! What both sides of cpudist compile: its load-time settings and its histogram's description.
 #![no_std]
 
-use hist_core::{FieldPath, HistDesc, Layout, Settings, Unit};
+use hist_core::{FieldPath, HistDesc, Layout, Settings, Unit, names::OpSpec};
 
 /// The histogram of all tasks, in a per-CPU array: the cheapest record there is.
 pub struct Dist;
@@ -45,3 +45,9 @@ pub struct Config {
 }
 
 hist_core::tool_config!(Config);
+
+/// The scheduler switch: tp_btf where the kernel allows it, else the tracefs tracepoint.
+pub const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
+    "sched_switch",
+    &[("sched_switch", "sched", "sched_switch")],
+)];

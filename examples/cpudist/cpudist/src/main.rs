@@ -14,7 +14,6 @@ use hist_tool::{
     CommonArgs, Timestamp, Tool, ToolError, View,
     hist_core::{FieldPath, HistDesc, Unused},
     kernel::{KernelBtf, KernelField},
-    plan::OpSpec,
 };
 
 const EXAMPLES: &str = "examples:
@@ -58,12 +57,6 @@ struct Args {
     common: CommonArgs,
 }
 
-/// The scheduler switch: tp_btf where the kernel allows it, else the tracefs tracepoint.
-const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
-    "sched_switch",
-    &[("sched_switch", "sched", "sched_switch")],
-)];
-
 /// A task's state: `__state` since Linux 5.14, `state` before.
 const TASK_STATE: KernelField = KernelField {
     name: "task state",
@@ -97,7 +90,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         true => tool.load::<(Dist, TaskDist)>(objects, config)?,
         false => tool.load::<(Dist, Unused<TaskDist>)>(objects, config)?,
     };
-    tool.attach(&mut ebpf, &OPS)?;
+    tool.attach(&mut ebpf, &cpudist_common::OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
     let view = View {
         banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),

@@ -2,7 +2,7 @@
 //! description of the histogram map.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Unit};
+use hist_core::{HistDesc, Layout, Unit, names::OpSpec};
 
 hist_core::ops! {
     /// An NFS operation: the section `operation = read` of the output.
@@ -26,3 +26,14 @@ impl HistDesc for NfsLatency {
     const UNIT: Unit = Unit::Microseconds;
     const PREFIXES: u32 = Op::ALL.len() as u32;
 }
+
+/// Each op's kernel functions, in order of preference: NFSv4 opens go through `nfs4_file_open`.
+pub const OPS: [OpSpec; 5] = [
+    OpSpec::function(Op::READ.name(), &["nfs_file_read"], NFS),
+    OpSpec::function(Op::WRITE.name(), &["nfs_file_write"], NFS),
+    OpSpec::function(Op::OPEN.name(), &["nfs4_file_open", "nfs_file_open"], NFS),
+    OpSpec::function(Op::FSYNC.name(), &["nfs_file_fsync"], NFS),
+    OpSpec::function(Op::GETATTR.name(), &["nfs_getattr"], NFS),
+];
+/// The module that has them, for the error's hint when it is not loaded.
+pub const NFS: Option<&str> = Some("nfs");

@@ -5,7 +5,7 @@
 //! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
 
 use clap::Parser;
-use hist_tool::{CommonArgs, Timestamp, Tool, ToolError, View, hist_core::HistDesc, plan::OpSpec};
+use hist_tool::{CommonArgs, Timestamp, Tool, ToolError, View, hist_core::HistDesc};
 use nfsdist_common::{NfsLatency, Op};
 
 const EXAMPLES: &str = "examples:
@@ -31,17 +31,6 @@ struct Args {
     common: CommonArgs,
 }
 
-/// Each op's kernel functions, in order of preference: NFSv4 opens go through `nfs4_file_open`.
-const OPS: [OpSpec; 5] = [
-    OpSpec::function(Op::READ.name(), &["nfs_file_read"], NFS),
-    OpSpec::function(Op::WRITE.name(), &["nfs_file_write"], NFS),
-    OpSpec::function(Op::OPEN.name(), &["nfs4_file_open", "nfs_file_open"], NFS),
-    OpSpec::function(Op::FSYNC.name(), &["nfs_file_fsync"], NFS),
-    OpSpec::function(Op::GETATTR.name(), &["nfs_getattr"], NFS),
-];
-/// The module that has them, for the error's hint when it is not loaded.
-const NFS: Option<&str> = Some("nfs");
-
 fn main() {
     hist_tool::exit_on_error("nfsdist", run(Args::parse()));
 }
@@ -50,7 +39,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let mut ebpf = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), tool.settings())?;
-    tool.attach(&mut ebpf, &OPS)?;
+    tool.attach(&mut ebpf, &nfsdist_common::OPS)?;
     let view = View {
         banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),
         section: Some("operation"),

@@ -3,7 +3,7 @@
 //! load-time settings.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Settings, Unit};
+use hist_core::{HistDesc, Layout, Settings, Unit, names::OpSpec};
 
 hist_core::ops! {
     /// A reclaim operation of the XFS superblock shrinker, numbered as ebpf_exporter did.
@@ -61,3 +61,20 @@ pub struct Config {
 }
 
 hist_core::tool_config!(Config);
+
+/// The module that has the functions when they are not built in, for the error's hint.
+pub const XFS: Option<&str> = Some("xfs");
+/// The ops' kernel functions: the superblock shrinker's two callbacks.
+pub const OPS: [OpSpec; 2] = [
+    OpSpec::function(Op::COUNT.name(), &["xfs_fs_nr_cached_objects"], XFS),
+    OpSpec::function(Op::FREE.name(), &["xfs_fs_free_cached_objects"], XFS),
+];
+
+/// The fallback: from `mm_shrink_slab_start` to `_end` of an XFS superblock's shrinker.
+pub const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
+    Op::SCAN.name(),
+    &[
+        ("scan_start", "vmscan", "mm_shrink_slab_start"),
+        ("scan_end", "vmscan", "mm_shrink_slab_end"),
+    ],
+)];

@@ -11,9 +11,8 @@ use hist_tool::{
     CommonArgs, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Settings},
     kernel::{KernelBtf, KernelError},
-    plan::OpSpec,
 };
-use xfsreclaim_common::{Config, Op, ReclaimLatency, ScanLatency};
+use xfsreclaim_common::{Config, OPS, Op, ReclaimLatency, SCAN, ScanLatency};
 
 const EXAMPLES: &str = "examples:
     xfsreclaim                 # histograms of reclaim latency until Ctrl-C
@@ -34,22 +33,6 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
 }
-
-/// The module that has the functions when they are not built in, for the error's hint.
-const XFS: Option<&str> = Some("xfs");
-const OPS: [OpSpec; 2] = [
-    OpSpec::function(Op::COUNT.name(), &["xfs_fs_nr_cached_objects"], XFS),
-    OpSpec::function(Op::FREE.name(), &["xfs_fs_free_cached_objects"], XFS),
-];
-
-/// The fallback: from `mm_shrink_slab_start` to `_end` of an XFS superblock's shrinker.
-const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
-    Op::SCAN.name(),
-    &[
-        ("scan_start", "vmscan", "mm_shrink_slab_start"),
-        ("scan_end", "vmscan", "mm_shrink_slab_end"),
-    ],
-)];
 
 fn main() {
     hist_tool::exit_on_error("xfsreclaim", run(Args::parse()));

@@ -130,7 +130,7 @@ pub(crate) fn report(line: &str) {
 
 /// Runs a shell command that must succeed; its stdout, trimmed.
 pub(crate) fn sh(command: &str) -> String {
-    hist_live_tests::fixtures::shell(command).unwrap_or_else(|error| panic!("{error}"))
+    hist_test_fixtures::shell(command).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// What a tool printed around a piece of work.

@@ -1,5 +1,6 @@
-//! The descriptions of the test probes' histograms, compiled by both sides as a tool's common
-//! crate is: by the probes, and by the live tests (`hist_live_tests::descs`).
+//! The descriptions of the test probes' maps, compiled by both sides as a tool's common crate
+//! is: by the probes (`tests/hist-test-probes`) and by the live tests (`tests/live`).
+#![no_std]
 
 use hist_core::{HistDesc, Layout, StartDesc, StartDomain, Unit};
 
