@@ -306,8 +306,8 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
     Ok(())
 }
 
-/// The test binaries run again in every guest: every live-kernel test, and hist-attach's kernel
-/// probing and attach plans.
+/// The test binaries run again in every guest: every live-kernel test (tests/live), hist-attach's
+/// kernel probing and attach plans on the running kernel included.
 const GUEST_TESTS: [(&str, &str); 14] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
@@ -321,13 +321,9 @@ const GUEST_TESTS: [(&str, &str); 14] = [
     ("hist-live-tests", "cpudist"),
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
-    ("hist-attach", "kernel"),
-    ("hist-attach", "plan"),
+    ("hist-live-tests", "attach_kernel"),
+    ("hist-live-tests", "attach_plan"),
 ];
-/// Test binaries of which the guests run part: the tests that ask the running kernel, not
-/// those of fixed inputs, which the host has run and which cost minutes under emulation (all of
-/// `plan` took 139 s in the 6.12 guest). A cargo test filter: names containing it run.
-const GUEST_FILTERS: [(&str, &str); 1] = [("plan", "live_")];
 /// Software emulation runs the guests several times slower than the host: the tests' busiest
 /// workloads (`HIST_TIME_SCALE`) shrink by this factor there.
 const GUEST_TIME_SCALE: &str = "8";
@@ -509,15 +505,9 @@ fn guest_script(
          HIST_TIME_SCALE={GUEST_TIME_SCALE} HIST_TEST_REPORT={report}; failed=; "
     ));
     for (name, _) in binaries {
-        let filter = GUEST_FILTERS
-            .iter()
-            .find(|(test, _)| test == name)
-            .map_or(String::new(), |(_, filter)| {
-                format!(" {}", vm::shell_quote(filter))
-            });
         // Each binary's time, so the slow ones show in the log.
         script.push_str(&format!(
-            "echo '--> {name}{filter}'; t=$(date +%s); {bin}/tests/{name}{filter} || \
+            "echo '--> {name}'; t=$(date +%s); {bin}/tests/{name} || \
              failed=\"$failed {name}\"; echo \"--> {name}: $(( $(date +%s) - t )) s\"; "
         ));
     }
