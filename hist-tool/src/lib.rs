@@ -67,14 +67,13 @@ use hist_core::{
     ToolConfig, Unit,
 };
 use hist_user::{
-    DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report,
-    percentile::{self, Percentiles},
-    render,
+    DropCounters, Drops, Error, HistMap, IntervalCounts, IntervalReader, Report, percentile,
 };
 
 use crate::interval::{Intervals, Wakeup, local_time_hms};
 
 pub mod interval;
+pub mod text;
 
 pub use aya;
 pub use hist_attach::{self, kernel, plan};
@@ -500,7 +499,22 @@ impl Tool {
                 };
                 println!("{}", interval.to_line());
             } else {
-                print!("{}", self.text(&report, per_cpu.as_deref(), view));
+                let timestamp = match view.timestamp {
+                    Some(Timestamp::Hms) => Some(format!("{:<8}", local_time_hms())),
+                    Some(Timestamp::HmsColon) if self.args.interval.is_some() => {
+                        Some(format!("{}:", local_time_hms()))
+                    }
+                    _ => None,
+                };
+                let style = text::TextStyle {
+                    percentiles: self.args.percentiles,
+                    averages: view.averages,
+                };
+                let per_cpu = per_cpu.as_deref();
+                print!(
+                    "{}",
+                    text::interval_text(&report, per_cpu, timestamp.as_deref(), style)
+                );
             }
             if let Some((_, heatmap)) = &mut heatmap {
                 heatmap.push_report(&report);
@@ -540,69 +554,6 @@ impl Tool {
                 (cpu as u32, report)
             })
             .collect()
-    }
-
-    /// bcc's text: a blank line, the timestamp, then the histogram or its sections (with
-    /// `--per-cpu`, those of each CPU under `cpu = N`), then the drops, if any.
-    fn text<P>(
-        &self,
-        report: &Report,
-        per_cpu: Option<&[(u32, Report)]>,
-        view: &View<P>,
-    ) -> String {
-        let mut out = String::from("\n");
-        match view.timestamp {
-            Some(Timestamp::Hms) => out.push_str(&format!("{:<8}\n", local_time_hms())),
-            Some(Timestamp::HmsColon) if self.args.interval.is_some() => {
-                out.push_str(&format!("{}:\n", local_time_hms()))
-            }
-            _ => {}
-        }
-        match per_cpu {
-            None => out.push_str(&self.histograms_text(report, view)),
-            Some(parts) => {
-                for (cpu, part) in parts {
-                    out.push_str(&format!("\ncpu = {cpu}\n"));
-                    out.push_str(&self.histograms_text(part, view));
-                }
-            }
-        }
-        if report.drops.total() > 0 {
-            out.push_str(&format!("{}\n", report.drops));
-        }
-        out
-    }
-
-    /// The histograms of `report` in bcc's text, under their section headers.
-    fn histograms_text<P>(&self, report: &Report, view: &View<P>) -> String {
-        let mut out = String::new();
-        let label = self.unit.label();
-        for (section, hist, sum) in &report.histograms {
-            if let Some(header) = view.section {
-                out.push_str(&format!("\n{header} = {section}\n"));
-            }
-            out.push_str(&match report.layout {
-                Layout::Log2(_) => render::log2_hist(hist, label),
-                Layout::Linear(linear) => render::linear_hist(hist, label, &linear),
-                Layout::LogLinear(log_linear) => render::log_linear_hist(hist, label, &log_linear),
-            });
-            if let Some(percentiles) = self
-                .args
-                .percentiles
-                .then(|| Percentiles::new(hist, report.layout, &percentile::STANDARD))
-                .flatten()
-            {
-                out.push('\n');
-                out.push_str(&percentiles.render(label));
-            }
-            if let (true, Some(total), count @ 1..) = (view.averages, sum, hist.total()) {
-                out.push_str(&format!(
-                    "\navg = {} {label}, total: {total} {label}, count: {count}\n\n",
-                    total / count
-                ));
-            }
-        }
-        out
     }
 
     fn serve<H: HistDesc + 'static>(
