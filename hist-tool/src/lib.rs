@@ -15,7 +15,7 @@
 //! # let object: &[u8] = &[];
 //! use clap::Parser as _;
 //! use hist_core::HistDesc as _;
-//! use hist_tool::{CommonArgs, Timestamp, Tool, View, plan::OpSpec};
+//! use hist_tool::{CommonArgs, Section, Timestamp, Tool, View, plan::OpSpec};
 //!
 //! #[derive(clap::Parser)]
 //! struct Args {
@@ -34,16 +34,13 @@
 //! let tool = Tool::new("xfsreclaim", Args::parse().common, Latency::UNIT)?;
 //! let mut ebpf = tool.load::<Latency>(object, tool.settings())?;
 //! tool.attach(&mut ebpf, &OPS)?;
-//! let view = View {
-//!     banner: "Tracing XFS reclaim latency... Hit Ctrl-C to end.".into(),
-//!     section: Some("operation"),
-//!     label: |op: &u32| ["count", "free"][*op as usize % 2].to_string(),
-//!     timestamp: Some(Timestamp::HmsColon),
-//!     averages: false,
-//!     metric: "xfs_reclaim_latency_seconds".into(),
-//!     help: "XFS reclaim latency",
-//!     gone: None,
-//! };
+//! let view = View::new(
+//!     "Tracing XFS reclaim latency... Hit Ctrl-C to end.",
+//!     "xfs_reclaim_latency_seconds",
+//!     "XFS reclaim latency",
+//! )
+//! .sections(Some(Section::Operation), |op: &u32| ["count", "free"][*op as usize % 2].into())
+//! .timestamp(Some(Timestamp::HmsColon));
 //! tool.run::<Latency>(&mut ebpf, &view)?;
 //! # Ok::<(), hist_tool::ToolError>(())
 //! ```
@@ -95,9 +92,17 @@ pub struct Objects {
 
 /// The [`Objects`] a tool's `build.rs` made with
 /// `hist_build::ebpf_variants(&["../<tool>-ebpf"], &["task-storage"])`: `objects!("cpudist")`
-/// embeds `$OUT_DIR/cpudist` and `$OUT_DIR/cpudist-task-storage`.
+/// embeds `$OUT_DIR/cpudist` and `$OUT_DIR/cpudist-task-storage`. A tool built once, with
+/// `hist_build::ebpf(&["../<tool>-ebpf"])` (its starts keyed by request, say, not kept in the
+/// task): `objects!("biolatency", single)` embeds `$OUT_DIR/biolatency` alone.
 #[macro_export]
 macro_rules! objects {
+    ($binary:literal, single) => {
+        $crate::Objects {
+            plain: $crate::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/", $binary)),
+            task_storage: None,
+        }
+    };
     ($binary:literal) => {
         $crate::Objects {
             plain: $crate::aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/", $binary)),
@@ -128,9 +133,6 @@ pub struct CommonArgs {
     /// millisecond histogram
     #[arg(short = 'm', long)]
     pub milliseconds: bool,
-    /// trace this PID only
-    #[arg(short = 'p', long, value_name = "PID")]
-    pub pid: Option<u32>,
     /// print one JSON object per interval instead of text
     #[arg(short = 'j', long)]
     pub json: bool,
@@ -163,6 +165,16 @@ pub struct CommonArgs {
     /// number of outputs
     #[arg(value_parser = parse_count)]
     pub count: Option<u64>,
+}
+
+/// bcc's `-p PID`, for a tool whose events belong to a process (not xfsreclaim's, whose
+/// reclaim runs in whichever task needed memory): flatten it beside [`CommonArgs`] and give it
+/// to [`Tool::with_pid`].
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct PidArg {
+    /// trace this PID only
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 /// bcc's interval check, as a clap value parser: a whole number of seconds, at least 1.
@@ -229,33 +241,139 @@ pub enum Timestamp {
     HmsColon,
 }
 
-/// How a tool presents its histogram.
+/// What a tool's histograms are one per: bcc's section header above each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// `operation = read`.
+    Operation,
+    /// `pid = 1234 bash`: a process, with its command.
+    Pid,
+    /// `tid = 1234 bash`: a thread, with its command.
+    Tid,
+    /// Another header (`disk`, `flags`).
+    Named(&'static str),
+}
+
+impl Section {
+    /// The header's name: `operation`, `pid`, `tid`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Operation => "operation",
+            Self::Pid => "pid",
+            Self::Tid => "tid",
+            Self::Named(name) => name,
+        }
+    }
+
+    /// Whether a section value names a task and its command (`1234 bash`): Prometheus splits it
+    /// into `pid="1234",comm="bash"`.
+    fn names_a_task(self) -> bool {
+        matches!(self, Self::Pid | Self::Tid)
+    }
+}
+
+/// A prefix's section value, as bcc prints it after `operation = `: a function, or a closure
+/// over state prepared once (a table of disk names).
+pub type Label<P> = Arc<dyn Fn(&P) -> String + Send + Sync>;
+
+/// How a tool presents its histogram: built from the banner and the Prometheus family, then
+/// sections, timestamps, averages and retiring prefixes as the tool has them.
+///
+/// ```
+/// use hist_tool::{Section, Timestamp, View};
+/// let names = ["read", "write"]; // prepared once, borrowed by every label
+/// let view = View::new("Tracing... Hit Ctrl-C to end.", "mytool_latency_seconds", "latency")
+///     .sections(Some(Section::Operation), move |op: &u32| names[*op as usize].into())
+///     .timestamp(Some(Timestamp::HmsColon));
+/// ```
 pub struct View<P> {
     /// The line printed once tracing has started (to stderr in JSON and Prometheus modes, so
     /// stdout stays machine-readable).
-    pub banner: String,
-    /// The section header (`operation`, `pid`), or `None` for a single histogram.
-    pub section: Option<&'static str>,
-    /// A prefix's section value, as bcc prints it after `operation = `.
-    pub label: fn(&P) -> String,
+    banner: String,
+    /// The section header, or `None` for a single histogram.
+    section: Option<Section>,
+    /// A prefix's section value.
+    label: Label<P>,
     /// The text-mode timestamp, if any.
-    pub timestamp: Option<Timestamp>,
+    timestamp: Option<Timestamp>,
     /// bcc's `-e`: after each histogram, `avg = …, total: …, count: …` from the sums (which
     /// the tool must ask the kernel side to keep: `Settings::sums`).
-    pub averages: bool,
+    averages: bool,
     /// The Prometheus histogram family (`xfs_reclaim_latency_seconds`).
-    pub metric: String,
+    metric: String,
     /// Its help text.
-    pub help: &'static str,
+    help: &'static str,
     /// Whether a prefix can no longer count (a pid whose process exited: [`task_gone`]), so
     /// that its histogram can leave the map; `None` for prefixes that stay (ops).
-    pub gone: Option<fn(&P) -> bool>,
+    gone: Option<fn(&P) -> bool>,
+}
+
+impl<P> View<P> {
+    /// One histogram, printed under `banner`, served as the Prometheus family `metric`
+    /// (`xfs_reclaim_latency_seconds`) with `help`.
+    pub fn new(banner: impl Into<String>, metric: impl Into<String>, help: &'static str) -> Self {
+        Self {
+            banner: banner.into(),
+            section: None,
+            label: Arc::new(|_| String::new()),
+            timestamp: None,
+            averages: false,
+            metric: metric.into(),
+            help,
+            gone: None,
+        }
+    }
+
+    /// One histogram per prefix, under `section = label(prefix)`; `None` keeps one histogram.
+    pub fn sections(
+        mut self,
+        section: Option<Section>,
+        label: impl Fn(&P) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.section = section;
+        self.label = Arc::new(label);
+        self
+    }
+
+    /// The text-mode timestamp line, if any.
+    pub fn timestamp(mut self, timestamp: Option<Timestamp>) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// bcc's `-e`: `avg = …, total: …, count: …` after each histogram.
+    pub fn averages(mut self, averages: bool) -> Self {
+        self.averages = averages;
+        self
+    }
+
+    /// Prefixes that stop counting when `gone` says so ([`task_gone`]) leave the map.
+    pub fn retire_when(mut self, gone: Option<fn(&P) -> bool>) -> Self {
+        self.gone = gone;
+        self
+    }
+
+    /// What a scrape needs of it, for the server's thread.
+    fn for_scrapes(&self) -> Self {
+        Self {
+            banner: String::new(),
+            section: self.section,
+            label: Arc::clone(&self.label),
+            timestamp: self.timestamp,
+            averages: self.averages,
+            metric: String::new(),
+            help: self.help,
+            gone: self.gone,
+        }
+    }
 }
 
 /// A tool being run: its name, its common flags, and the interval clock.
 pub struct Tool {
     name: &'static str,
     args: CommonArgs,
+    /// `-p`: the process traced, when the tool takes it ([`Tool::with_pid`]).
+    pid: Option<u32>,
     unit: Unit,
     intervals: Intervals,
     /// The loaded config's settings: whether the programs keep sums, and the precision their
@@ -290,11 +408,6 @@ impl Tool {
             None => None,
         };
         kernel::check_privileges()?;
-        if let Some(pid) = args.pid
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
-            return Err(ToolError::NoSuchPid(pid));
-        }
         let unit = if args.milliseconds {
             Unit::Milliseconds
         } else {
@@ -303,6 +416,7 @@ impl Tool {
         Ok(Tool {
             name,
             args,
+            pid: None,
             unit,
             intervals,
             settings: Cell::new(Settings::new(unit)),
@@ -310,6 +424,21 @@ impl Tool {
             attached: RefCell::new(Vec::new()),
             metrics: Cell::new(metrics),
         })
+    }
+
+    /// Traces the process of `-p` only, when given: checked now, before anything loads.
+    ///
+    /// # Errors
+    ///
+    /// [`ToolError::NoSuchPid`] when no such process runs.
+    pub fn with_pid(mut self, PidArg { pid }: PidArg) -> Result<Self, ToolError> {
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            return Err(ToolError::NoSuchPid(pid));
+        }
+        self.pid = pid;
+        Ok(self)
     }
 
     /// The common flags.
@@ -326,7 +455,7 @@ impl Tool {
     /// needs `_sum`.
     pub fn settings(&self) -> Settings {
         Settings {
-            tgid: self.args.pid.unwrap_or(0),
+            tgid: self.pid.unwrap_or(0),
             unit_nanos: self.unit.nanos(),
             sums: self.args.prometheus.is_some() as u32,
             precision: self.args.precision,
@@ -392,28 +521,28 @@ impl Tool {
     /// Attaches every operation by its [`plan`]: the best hook this kernel offers,
     /// or the one `--attach` forces; `-v` prints what was picked.
     pub fn attach(&self, ebpf: &mut Ebpf, ops: &[OpSpec]) -> Result<(), ToolError> {
-        self.attach_first(ebpf, &[ops]).map(drop)
+        self.attach_first(ebpf, [((), ops)])
     }
 
-    /// Like [`attach`](Self::attach) for the first of `alternatives` (sets of operations, best
-    /// first) whose every operation this kernel can hook; returns its index. A tool measures
-    /// something else when it falls back, so it says so (xfsreclaim: whole shrinker scans when
-    /// the reclaim functions cannot be hooked). Ops of a set that attached only in part stay
-    /// attached, unread, until the object is dropped.
-    pub fn attach_first(
+    /// Like [`attach`](Self::attach) for the first of `alternatives` (a choice of the tool's
+    /// and its set of operations, best first) whose every operation this kernel can hook;
+    /// returns that choice. A tool measures something else when it falls back, so it says so
+    /// (xfsreclaim: whole shrinker scans when the reclaim functions cannot be hooked). Ops of a
+    /// set that attached only in part stay attached, unread, until the object is dropped.
+    pub fn attach_first<'a, T>(
         &self,
         ebpf: &mut Ebpf,
-        alternatives: &[&[OpSpec]],
-    ) -> Result<usize, ToolError> {
+        alternatives: impl IntoIterator<Item = (T, &'a [OpSpec])>,
+    ) -> Result<T, ToolError> {
         let facts = KernelFacts::probe()?;
         let mut failures = Vec::new();
-        for (index, ops) in alternatives.iter().enumerate() {
+        for (choice, ops) in alternatives {
             let attached = Plan::resolve(self.name, ops, &facts, self.args.attach)
                 .and_then(|plan| plan.attach(ebpf, self.object.get(), self.args.verbose));
             match attached {
                 Ok(attached) => {
                     self.attached.borrow_mut().push(attached);
-                    return Ok(index);
+                    return Ok(choice);
                 }
                 Err(error) => failures.push(error),
             }
@@ -570,11 +699,7 @@ impl Tool {
         let Settings { sums, .. } = self.settings.get();
         let layout = map.layout();
         let (metric, help) = (view.metric.clone(), view.help);
-        let view = View {
-            banner: String::new(),
-            metric: String::new(),
-            ..*view
-        };
+        let view = view.for_scrapes();
         let map = Arc::new(Mutex::new(map));
         let server = output::server::MetricsServer::serve(listener, move || {
             let map = map
@@ -622,7 +747,7 @@ impl Tool {
                     };
                     // bcc's pid and tid sections name the task too: `pid="1234",comm="bash"`.
                     match view.section {
-                        Some("pid" | "tid") => family.with_detail_label("comm"),
+                        Some(section) if section.names_a_task() => family.with_detail_label("comm"),
                         _ => family,
                     }
                 })
@@ -699,7 +824,7 @@ fn report<P: Copy + Ord>(
         tool: tool.to_string(),
         layout,
         unit,
-        section: view.section.map(str::to_string),
+        section: view.section.map(|section| section.name().to_string()),
         histograms,
         drops,
         time: SystemTime::now(),

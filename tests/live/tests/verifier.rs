@@ -208,3 +208,14 @@ fn xfsreclaim_loads() {
     let (plain, task_storage) = (XFSRECLAIM, XFSRECLAIM_TASK_STORAGE);
     assert_both("examples/xfsreclaim", plain, task_storage, programs);
 }
+
+/// `hist_tool::objects!` embeds what the build script made: both builds of a tool, or one.
+#[test]
+fn objects_embed_the_builds_of_the_build_script() {
+    let both = hist_tool::objects!("cpudist");
+    assert_eq!(both.plain, CPUDIST);
+    assert_eq!(both.task_storage, Some(CPUDIST_TASK_STORAGE));
+    let single = hist_tool::objects!("hist-test-probes", single);
+    assert_eq!(single.plain, PROBES);
+    assert_eq!(single.task_storage, None);
+}

@@ -37,14 +37,26 @@ pub struct Config {
     pub off_cpu: u32,
     /// `-I`: count the idle tasks (pid 0) too.
     pub include_idle: u32,
-    /// 0: one histogram ([`Dist`]), 1: per process (`-P`), 2: per thread (`-L`) ([`TaskDist`]).
-    pub hist_by: u32,
+    /// One histogram of all tasks, or one per process (`-P`) or thread (`-L`).
+    pub breakdown: Breakdown,
     /// Where `struct task_struct` keeps the task's state (`__state`; `state` before 5.14), from
     /// the kernel's BTF, for `tp_btf` to see a dying task's last switch; absent without BTF.
     pub task_state: FieldPath,
 }
 
 hist_core::tool_config!(Config);
+
+hist_core::ops! {
+    /// What cpudist's histograms are one per ([`Config::breakdown`]).
+    pub struct Breakdown {
+        /// One histogram of all tasks ([`Dist`]).
+        ALL_TASKS = 0 => "all",
+        /// One per process, `-P` ([`TaskDist`] by tgid).
+        PER_PROCESS = 1 => "pid",
+        /// One per thread, `-L` ([`TaskDist`] by tid).
+        PER_THREAD = 2 => "tid",
+    }
+}
 
 /// The scheduler switch: tp_btf where the kernel allows it, else the tracefs tracepoint.
 pub const OPS: [OpSpec; 1] = [OpSpec::tracepoints(

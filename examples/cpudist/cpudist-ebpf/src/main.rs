@@ -19,7 +19,7 @@ use aya_ebpf::{
     maps::PerCpuArray,
     programs::{BtfTracePointContext, TracePointContext},
 };
-use cpudist_common::{Config, Dist, TaskDist};
+use cpudist_common::{Breakdown, Config, Dist, TaskDist};
 use hist_ebpf::{HashHist, PerCpuArrayHist, Sums, now_ns, task_start};
 
 hist_ebpf::ebpf_program!(Config);
@@ -94,9 +94,10 @@ fn on_switch(prev_exits: impl FnOnce() -> bool) {
         return;
     };
     let (settings, value) = (&config.settings, config.settings.to_unit(delta_ns));
-    match config.hist_by {
-        0 => hist_ebpf::record(&DIST, &DIST_SUM, settings, 0, value),
-        1 => hist_ebpf::record(&TASK_DIST, &TASK_DIST_SUM, settings, tgid, value),
-        _ => hist_ebpf::record(&TASK_DIST, &TASK_DIST_SUM, settings, tid, value),
+    let by_process = config.breakdown == Breakdown::PER_PROCESS;
+    let task = if by_process { tgid } else { tid };
+    match config.breakdown {
+        Breakdown::ALL_TASKS => hist_ebpf::record(&DIST, &DIST_SUM, settings, 0, value),
+        _ => hist_ebpf::record(&TASK_DIST, &TASK_DIST_SUM, settings, task, value),
     }
 }

@@ -9,9 +9,9 @@
 //! bcc's Python tool; libbpf-tools' cpudist counts only slices that ended in preemption.
 
 use clap::Parser;
-use cpudist_common::{Config, Dist, TaskDist};
+use cpudist_common::{Breakdown, Config, Dist, TaskDist};
 use hist_tool::{
-    CommonArgs, Timestamp, Tool, ToolError, View,
+    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
     hist_core::{FieldPath, HistDesc, Unused},
     kernel::{KernelBtf, KernelField},
 };
@@ -54,6 +54,8 @@ struct Args {
     #[arg(short = 'e', long, conflicts_with = "per_cpu")]
     extension: bool,
     #[command(flatten)]
+    pid: PidArg,
+    #[command(flatten)]
     common: CommonArgs,
 }
 
@@ -68,14 +70,19 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let tool = Tool::new("cpudist", args.common, Dist::UNIT)?;
+    let tool = Tool::new("cpudist", args.common, Dist::UNIT)?.with_pid(args.pid)?;
     let mut settings = tool.settings();
     settings.sums |= args.extension as u32;
+    let (breakdown, section) = match (args.pids, args.tids) {
+        (_, true) => (Breakdown::PER_THREAD, Some(Section::Tid)),
+        (true, _) => (Breakdown::PER_PROCESS, Some(Section::Pid)),
+        _ => (Breakdown::ALL_TASKS, None),
+    };
     let config = Config {
         settings,
         off_cpu: args.offcpu as u32,
         include_idle: args.include_idle as u32,
-        hist_by: if args.tids { 2 } else { args.pids as u32 },
+        breakdown,
         // Where tp_btf reads a task's state (the tracefs record has it; no BTF, no tp_btf).
         task_state: match args.offcpu.then(KernelBtf::load) {
             Some(Ok(btf)) => btf.resolve_field(&TASK_STATE)?,
@@ -85,27 +92,24 @@ fn run(args: Args) -> Result<(), ToolError> {
     // Built twice (build.rs): start times in the task itself where the kernel can. The maps are
     // sized for `--precision`; the per-task hash (7 MB at log2) only when it is used.
     let objects = hist_tool::objects!("cpudist");
-    let per_task = args.pids || args.tids;
+    let per_task = breakdown != Breakdown::ALL_TASKS;
     let mut ebpf = match per_task {
         true => tool.load::<(Dist, TaskDist)>(objects, config)?,
         false => tool.load::<(Dist, Unused<TaskDist>)>(objects, config)?,
     };
     tool.attach(&mut ebpf, &cpudist_common::OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
-    let view = View {
-        banner: format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end."),
-        section: per_task.then_some(if args.tids { "tid" } else { "pid" }),
-        label: hist_tool::pid_comm,
-        timestamp: args.timestamp.then_some(Timestamp::Hms),
-        averages: args.extension,
-        metric: format!("cpudist_{on_off}cpu_seconds"),
-        help: if args.offcpu {
-            "Time tasks spent off a CPU, per scheduler switch"
-        } else {
-            "Time tasks spent on a CPU, per scheduler switch"
-        },
-        gone: per_task.then_some(hist_tool::task_gone),
+    let banner = format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end.");
+    let help = if args.offcpu {
+        "Time tasks spent off a CPU, per scheduler switch"
+    } else {
+        "Time tasks spent on a CPU, per scheduler switch"
     };
+    let view = View::new(banner, format!("cpudist_{on_off}cpu_seconds"), help)
+        .sections(section, hist_tool::pid_comm)
+        .timestamp(args.timestamp.then_some(Timestamp::Hms))
+        .averages(args.extension)
+        .retire_when(per_task.then_some(hist_tool::task_gone));
     if per_task {
         tool.run::<TaskDist>(&mut ebpf, &view)
     } else {

@@ -5,7 +5,9 @@
 //! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
 
 use clap::Parser;
-use hist_tool::{CommonArgs, Timestamp, Tool, ToolError, View, hist_core::HistDesc};
+use hist_tool::{
+    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View, hist_core::HistDesc,
+};
 use nfsdist_common::{NfsLatency, Op};
 
 const EXAMPLES: &str = "examples:
@@ -28,6 +30,8 @@ struct Args {
     #[arg(short = 'T', long)]
     notimestamp: bool,
     #[command(flatten)]
+    pid: PidArg,
+    #[command(flatten)]
     common: CommonArgs,
 }
 
@@ -36,19 +40,13 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?;
+    let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?.with_pid(args.pid)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let mut ebpf = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), tool.settings())?;
     tool.attach(&mut ebpf, &nfsdist_common::OPS)?;
-    let view = View {
-        banner: "Tracing NFS operation latency... Hit Ctrl-C to end.".into(),
-        section: Some("operation"),
-        label: |op: &Op| op.name().into(),
-        timestamp: (!args.notimestamp).then_some(Timestamp::HmsColon),
-        averages: false,
-        metric: "nfsdist_latency_seconds".into(),
-        help: "NFS operation latency",
-        gone: None,
-    };
+    let banner = "Tracing NFS operation latency... Hit Ctrl-C to end.";
+    let view = View::new(banner, "nfsdist_latency_seconds", "NFS operation latency")
+        .sections(Some(Section::Operation), |op: &Op| op.name().into())
+        .timestamp((!args.notimestamp).then_some(Timestamp::HmsColon));
     tool.run::<NfsLatency>(&mut ebpf, &view)
 }

@@ -8,7 +8,7 @@
 
 use clap::Parser;
 use hist_tool::{
-    CommonArgs, Timestamp, Tool, ToolError, View,
+    CommonArgs, Section, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Settings},
     kernel::{KernelBtf, KernelError},
 };
@@ -34,6 +34,12 @@ struct Args {
     common: CommonArgs,
 }
 
+/// What a run measures: the reclaim callbacks, or where no hook reaches them, whole scans.
+enum Measured {
+    Reclaim,
+    Scans,
+}
+
 fn main() {
     hist_tool::exit_on_error("xfsreclaim", run(Args::parse()));
 }
@@ -44,21 +50,20 @@ fn run(args: Args) -> Result<(), ToolError> {
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let objects = hist_tool::objects!("xfsreclaim");
     let mut ebpf = tool.load::<(ReclaimLatency, ScanLatency)>(objects, config)?;
-    let plan = tool.attach_first(&mut ebpf, &[&OPS, &SCAN])?;
-    let what = ["reclaim latency", "shrinker scans (no kprobe or fentry)"][plan];
-    let view = View {
-        banner: format!("Tracing XFS {what}... Hit Ctrl-C to end."),
-        section: Some("operation"),
-        label: |op: &Op| op.name().into(),
-        timestamp: (!args.notimestamp).then_some(Timestamp::HmsColon),
-        averages: false,
-        metric: "xfs_reclaim_latency_seconds".into(),
-        help: "Latency of XFS inode reclaim operations",
-        gone: None,
+    let alternatives = [(Measured::Reclaim, &OPS[..]), (Measured::Scans, &SCAN[..])];
+    let measured = tool.attach_first(&mut ebpf, alternatives)?;
+    let what = match measured {
+        Measured::Reclaim => "reclaim latency",
+        Measured::Scans => "shrinker scans (no kprobe or fentry)",
     };
-    match plan {
-        0 => tool.run::<ReclaimLatency>(&mut ebpf, &view),
-        _ => tool.run::<ScanLatency>(&mut ebpf, &view),
+    let banner = format!("Tracing XFS {what}... Hit Ctrl-C to end.");
+    let help = "Latency of XFS inode reclaim operations";
+    let view = View::new(banner, "xfs_reclaim_latency_seconds", help)
+        .sections(Some(Section::Operation), |op: &Op| op.name().into())
+        .timestamp((!args.notimestamp).then_some(Timestamp::HmsColon));
+    match measured {
+        Measured::Reclaim => tool.run::<ReclaimLatency>(&mut ebpf, &view),
+        Measured::Scans => tool.run::<ScanLatency>(&mut ebpf, &view),
     }
 }
 
