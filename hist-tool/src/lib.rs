@@ -32,8 +32,8 @@
 //! }];
 //!
 //! let tool = Tool::new("xfsreclaim", Args::parse().common, Latency::UNIT)?;
-//! let mut ebpf = tool.load::<Latency>(object, tool.settings())?;
-//! tool.attach(&mut ebpf, &OPS)?;
+//! let settings = tool.settings();
+//! let tracing = tool.load::<Latency>(object, settings)?.attach(&OPS)?;
 //! let view = View::new(
 //!     "Tracing XFS reclaim latency... Hit Ctrl-C to end.",
 //!     "xfs_reclaim_latency_seconds",
@@ -41,13 +41,12 @@
 //! )
 //! .sections(Some(Section::Operation), |op: &u32| ["count", "free"][*op as usize % 2].into())
 //! .timestamp(Some(Timestamp::HmsColon));
-//! tool.run::<Latency>(&mut ebpf, &view)?;
+//! tracing.run::<Latency>(&view)?;
 //! # Ok::<(), hist_tool::ToolError>(())
 //! ```
 #![deny(missing_docs)]
 
 use std::{
-    cell::{Cell, RefCell},
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -368,7 +367,9 @@ impl<P> View<P> {
     }
 }
 
-/// A tool being run: its name, its common flags, and the interval clock.
+/// A tool before it loads anything: its name, its common flags, and the interval clock.
+/// [`load`](Self::load) gives a [`Loaded`] tool, whose [`attach`](Loaded::attach) gives a
+/// [`Tracing`] one, which [`run`](Tracing::run)s: each step takes what the one before made.
 pub struct Tool {
     name: &'static str,
     args: CommonArgs,
@@ -376,15 +377,26 @@ pub struct Tool {
     pid: Option<u32>,
     unit: Unit,
     intervals: Intervals,
+    /// `--prometheus`' address, bound at start and served once tracing.
+    metrics: Option<output::server::Listener>,
+}
+
+/// A tool whose eBPF object is loaded ([`Tool::load`]); its programs load when attached.
+pub struct Loaded {
+    tool: Tool,
+    ebpf: Ebpf,
     /// The loaded config's settings: whether the programs keep sums, and the precision their
     /// histograms are recorded at.
-    settings: Cell<Settings>,
-    /// The object given to [`load`](Self::load): fentry on module functions loads from it.
-    object: Cell<&'static [u8]>,
+    settings: Settings,
+    /// The object loaded: fentry on module functions loads its programs from it again.
+    object: &'static [u8],
+}
+
+/// A tool whose programs are attached ([`Loaded::attach`]), ready to [`run`](Self::run).
+pub struct Tracing {
+    loaded: Loaded,
     /// What is attached outside the `Ebpf` (fentry on module functions), kept while tracing.
-    attached: RefCell<Vec<Attached>>,
-    /// `--prometheus`' address, bound at start and served once tracing.
-    metrics: Cell<Option<output::server::Listener>>,
+    attached: Attached,
 }
 
 impl Tool {
@@ -419,10 +431,7 @@ impl Tool {
             pid: None,
             unit,
             intervals,
-            settings: Cell::new(Settings::new(unit)),
-            object: Cell::new(&[]),
-            attached: RefCell::new(Vec::new()),
-            metrics: Cell::new(metrics),
+            metrics,
         })
     }
 
@@ -473,10 +482,10 @@ impl Tool {
     /// module functions, which loads them from it again. `-v` says which build it loaded, when
     /// there was a choice.
     pub fn load<H: HistDescs>(
-        &self,
+        self,
         objects: impl Into<Objects>,
         config: impl ToolConfig + aya::Pod,
-    ) -> Result<Ebpf, ToolError> {
+    ) -> Result<Loaded, ToolError> {
         let Objects {
             plain,
             task_storage,
@@ -485,8 +494,6 @@ impl Tool {
         let task_storage = task_storage.filter(|_| kernel::task_storage_supported());
         let object = task_storage.unwrap_or(plain);
         let settings = config.settings();
-        self.settings.set(settings);
-        self.object.set(object);
         let pid_max = kernel::pid_max();
         let starts = StartDomain::Threads.entries(pid_max);
         let mut loader = EbpfLoader::new();
@@ -513,15 +520,23 @@ impl Tool {
             };
             eprintln!("{}: task start times in {starts}", self.name);
         }
-        loader
+        let ebpf = loader
             .load(object)
-            .map_err(|e| ToolError::Load(e.to_string()))
+            .map_err(|e| ToolError::Load(e.to_string()))?;
+        Ok(Loaded {
+            tool: self,
+            ebpf,
+            settings,
+            object,
+        })
     }
+}
 
+impl Loaded {
     /// Attaches every operation by its [`plan`]: the best hook this kernel offers,
     /// or the one `--attach` forces; `-v` prints what was picked.
-    pub fn attach(&self, ebpf: &mut Ebpf, ops: &[OpSpec]) -> Result<(), ToolError> {
-        self.attach_first(ebpf, [((), ops)])
+    pub fn attach(self, ops: &[OpSpec]) -> Result<Tracing, ToolError> {
+        self.attach_first([((), ops)]).map(|(tracing, ())| tracing)
     }
 
     /// Like [`attach`](Self::attach) for the first of `alternatives` (a choice of the tool's
@@ -530,40 +545,69 @@ impl Tool {
     /// (xfsreclaim: whole shrinker scans when the reclaim functions cannot be hooked). Ops of a
     /// set that attached only in part stay attached, unread, until the object is dropped.
     pub fn attach_first<'a, T>(
-        &self,
-        ebpf: &mut Ebpf,
+        mut self,
         alternatives: impl IntoIterator<Item = (T, &'a [OpSpec])>,
-    ) -> Result<T, ToolError> {
+    ) -> Result<(Tracing, T), ToolError> {
         let facts = KernelFacts::probe()?;
         let mut failures = Vec::new();
         for (choice, ops) in alternatives {
-            let attached = Plan::resolve(self.name, ops, &facts, self.args.attach)
-                .and_then(|plan| plan.attach(ebpf, self.object.get(), self.args.verbose));
+            let Tool { name, args, .. } = &self.tool;
+            let attached = Plan::resolve(name, ops, &facts, args.attach)
+                .and_then(|plan| plan.attach(&mut self.ebpf, self.object, args.verbose));
             match attached {
                 Ok(attached) => {
-                    self.attached.borrow_mut().push(attached);
-                    return Ok(choice);
+                    let tracing = Tracing {
+                        loaded: self,
+                        attached,
+                    };
+                    return Ok((tracing, choice));
                 }
                 Err(error) => failures.push(error),
             }
         }
         Err(ToolError::Plan(failures))
     }
+}
 
-    /// Opens the histogram map of `H` (see [`HistMap::open`]) and the drop counters in `ebpf`,
-    /// prints the banner, then what was counted in each interval (and at Ctrl-C) in the mode
-    /// the flags ask for, exactly (see [`IntervalReader`]); or, with `--prometheus`, serves them
-    /// cumulatively until Ctrl-C (or `count` intervals). Events lost to a full map are reported
-    /// with them: a warning line after the text, `dropped` in JSON, a counter in Prometheus.
-    pub fn run<H: HistDesc + 'static>(
-        &self,
+impl Tracing {
+    /// Opens the histogram map of `H` (see [`HistMap::open`]) and the drop counters, prints the
+    /// banner, then what was counted in each interval (and at Ctrl-C) in the mode the flags ask
+    /// for, exactly (see [`IntervalReader`]); or, with `--prometheus`, serves them cumulatively
+    /// until Ctrl-C (or `count` intervals). Events lost to a full map are reported with them: a
+    /// warning line after the text, `dropped` in JSON, a counter in Prometheus.
+    pub fn run<H: HistDesc + 'static>(self, view: &View<H::Prefix>) -> Result<(), ToolError>
+    where
+        H::Prefix: Ord + aya::Pod + Send,
+    {
+        let Tracing {
+            loaded:
+                Loaded {
+                    mut tool,
+                    mut ebpf,
+                    settings,
+                    object: _,
+                },
+            attached,
+        } = self;
+        let result = tool.run::<H>(&mut ebpf, settings, view);
+        // The programs go before what is attached outside the object.
+        drop(ebpf);
+        drop(attached);
+        result
+    }
+}
+
+impl Tool {
+    fn run<H: HistDesc + 'static>(
+        &mut self,
         ebpf: &mut Ebpf,
+        settings: Settings,
         view: &View<H::Prefix>,
     ) -> Result<(), ToolError>
     where
         H::Prefix: Ord + aya::Pod + Send,
     {
-        let layout = self.settings.get().layout::<H>();
+        let layout = settings.layout::<H>();
         let map = HistMap::<H>::open_with_layout(ebpf, layout)?;
         if self.args.per_cpu && !map.is_per_cpu() {
             return Err(Error::SharedMap { map: H::NAME }.into());
@@ -576,7 +620,7 @@ impl Tool {
             println!("{}", view.banner);
         }
         if let Some(listener) = self.metrics.take() {
-            return self.serve(listener, map, drops, view);
+            return self.serve(listener, settings, map, drops, view);
         }
         // Each interval shows what was counted since the previous one, without clearing the
         // map: the intervals add up exactly (see `IntervalReader`).
@@ -606,11 +650,7 @@ impl Tool {
                 sums,
                 drops,
             } = intervals.read()?;
-            let sums = if self.settings.get().sums != 0 {
-                sums
-            } else {
-                None
-            };
+            let sums = if settings.sums != 0 { sums } else { None };
             let report = report(self.name, layout, self.unit, histograms, sums, drops, view);
             // `--per-cpu`: a report of each CPU that counted something.
             let per_cpu = per_cpu.map(|parts| self.cpu_reports(parts, layout, view));
@@ -688,6 +728,7 @@ impl Tool {
     fn serve<H: HistDesc + 'static>(
         &self,
         listener: output::server::Listener,
+        Settings { sums, .. }: Settings,
         map: HistMap<H>,
         drops: Option<DropCounters>,
         view: &View<H::Prefix>,
@@ -696,7 +737,6 @@ impl Tool {
         H::Prefix: Ord + aya::Pod + Send,
     {
         let (name, unit, per_cpu) = (self.name, self.unit, self.args.per_cpu);
-        let Settings { sums, .. } = self.settings.get();
         let layout = map.layout();
         let (metric, help) = (view.metric.clone(), view.help);
         let view = view.for_scrapes();

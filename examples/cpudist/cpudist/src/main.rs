@@ -93,11 +93,11 @@ fn run(args: Args) -> Result<(), ToolError> {
     // sized for `--precision`; the per-task hash (7 MB at log2) only when it is used.
     let objects = hist_tool::objects!("cpudist");
     let per_task = breakdown != Breakdown::ALL_TASKS;
-    let mut ebpf = match per_task {
+    let loaded = match per_task {
         true => tool.load::<(Dist, TaskDist)>(objects, config)?,
         false => tool.load::<(Dist, Unused<TaskDist>)>(objects, config)?,
     };
-    tool.attach(&mut ebpf, &cpudist_common::OPS)?;
+    let tracing = loaded.attach(&cpudist_common::OPS)?;
     let on_off = if args.offcpu { "off" } else { "on" };
     let banner = format!("Tracing {on_off}-CPU time... Hit Ctrl-C to end.");
     let help = if args.offcpu {
@@ -111,8 +111,8 @@ fn run(args: Args) -> Result<(), ToolError> {
         .averages(args.extension)
         .retire_when(per_task.then_some(hist_tool::task_gone));
     if per_task {
-        tool.run::<TaskDist>(&mut ebpf, &view)
+        tracing.run::<TaskDist>(&view)
     } else {
-        tool.run::<Dist>(&mut ebpf, &view)
+        tracing.run::<Dist>(&view)
     }
 }

@@ -42,11 +42,12 @@ fn main() {
 fn run(args: Args) -> Result<(), ToolError> {
     let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?.with_pid(args.pid)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
-    let mut ebpf = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), tool.settings())?;
-    tool.attach(&mut ebpf, &nfsdist_common::OPS)?;
+    let settings = tool.settings();
+    let loaded = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), settings)?;
+    let tracing = loaded.attach(&nfsdist_common::OPS)?;
     let banner = "Tracing NFS operation latency... Hit Ctrl-C to end.";
     let view = View::new(banner, "nfsdist_latency_seconds", "NFS operation latency")
         .sections(Some(Section::Operation), |op: &Op| op.name().into())
         .timestamp((!args.notimestamp).then_some(Timestamp::HmsColon));
-    tool.run::<NfsLatency>(&mut ebpf, &view)
+    tracing.run::<NfsLatency>(&view)
 }

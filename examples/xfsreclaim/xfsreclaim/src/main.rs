@@ -49,9 +49,9 @@ fn run(args: Args) -> Result<(), ToolError> {
     let config = superblock_offsets(tool.settings())?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let objects = hist_tool::objects!("xfsreclaim");
-    let mut ebpf = tool.load::<(ReclaimLatency, ScanLatency)>(objects, config)?;
+    let loaded = tool.load::<(ReclaimLatency, ScanLatency)>(objects, config)?;
     let alternatives = [(Measured::Reclaim, &OPS[..]), (Measured::Scans, &SCAN[..])];
-    let measured = tool.attach_first(&mut ebpf, alternatives)?;
+    let (tracing, measured) = loaded.attach_first(alternatives)?;
     let what = match measured {
         Measured::Reclaim => "reclaim latency",
         Measured::Scans => "shrinker scans (no kprobe or fentry)",
@@ -62,8 +62,8 @@ fn run(args: Args) -> Result<(), ToolError> {
         .sections(Some(Section::Operation), |op: &Op| op.name().into())
         .timestamp((!args.notimestamp).then_some(Timestamp::HmsColon));
     match measured {
-        Measured::Reclaim => tool.run::<ReclaimLatency>(&mut ebpf, &view),
-        Measured::Scans => tool.run::<ScanLatency>(&mut ebpf, &view),
+        Measured::Reclaim => tracing.run::<ReclaimLatency>(&view),
+        Measured::Scans => tracing.run::<ScanLatency>(&view),
     }
 }
 
