@@ -84,7 +84,7 @@ mod facts;
 pub use attach::Attached;
 pub use facts::KernelFacts;
 /// An op's table entry lives in hist-core, so that a tool's `no_std` common crate can hold it.
-pub use hist_core::names::OpSpec;
+pub use hist_core::names::{OpSpec, TracepointRole};
 
 /// The kinds of hook, in the order a plan prefers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

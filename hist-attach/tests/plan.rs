@@ -10,7 +10,9 @@ use std::{
 };
 
 use common::{KIND_FUNC, KIND_FUNC_PROTO, KIND_INT, KIND_TYPEDEF, btf_blob, info};
-use hist_attach::plan::{Choice, Hook, KernelFacts, OpFailure, OpSpec, Plan, PlanError};
+use hist_attach::plan::{
+    Choice, Hook, KernelFacts, OpFailure, OpSpec, Plan, PlanError, TracepointRole,
+};
 
 mod common;
 
@@ -128,7 +130,7 @@ const READ: OpSpec = OpSpec {
     program: "read",
     functions: &["nfs_file_read"],
     module: Some("nfs"),
-    tracepoints: &[("read", "nfs", "nfs_readpage_done")],
+    tracepoints: &[(TracepointRole::Only, "nfs", "nfs_readpage_done")],
 };
 
 // ---------------------------------------------------------------- the matrix
@@ -687,7 +689,7 @@ const SCHED_SWITCH: OpSpec = OpSpec {
     program: "sched_switch",
     functions: &[],
     module: None,
-    tracepoints: &[("sched_switch", "sched", "sched_switch")],
+    tracepoints: &[(TracepointRole::Only, "sched", "sched_switch")],
 };
 
 /// A start/end pair of tracepoints, attached together.
@@ -697,8 +699,8 @@ const RQ: OpSpec = OpSpec {
     functions: &[],
     module: None,
     tracepoints: &[
-        ("rq_issue", "block", "block_rq_issue"),
-        ("rq_complete", "block", "block_rq_complete"),
+        (TracepointRole::Start, "block", "block_rq_issue"),
+        (TracepointRole::End, "block", "block_rq_complete"),
     ],
 };
 

@@ -95,10 +95,34 @@ pub struct OpSpec {
     /// (`Some("nfs")`), for the hint in the error.
     pub module: Option<&'static str>,
     /// Tracepoints attached together for this op (a single one, or a start/end pair), as
-    /// `(program stem, category, event)`: program `{stem}_btf` is attached as tp_btf to `event`,
-    /// program `{stem}_tp` to the tracefs tracepoint `category:event`. Empty: no tracepoint
-    /// candidates.
-    pub tracepoints: &'static [(&'static str, &'static str, &'static str)],
+    /// `(role, category, event)`: the program `{program}{role}_btf` is attached as tp_btf to
+    /// `event`, `{program}{role}_tp` to the tracefs tracepoint `category:event`
+    /// ([`TracepointRole::stem_suffix`]). Empty: no tracepoint candidates.
+    pub tracepoints: &'static [(TracepointRole, &'static str, &'static str)],
+}
+
+/// Which program of an op a tracepoint runs: its only one (`sched_switch_btf`), or the start
+/// or the end of a pair (`scan_start_btf`, `scan_end_btf`, as
+/// `hist_ebpf::tracepoint_latency!` names them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TracepointRole {
+    /// The op's one program: `{program}`.
+    Only,
+    /// The start of a pair: `{program}_start`.
+    Start,
+    /// The end of a pair: `{program}_end`.
+    End,
+}
+
+impl TracepointRole {
+    /// What follows the op's program stem: `""`, [`START_STEM_SUFFIX`], [`END_STEM_SUFFIX`].
+    pub const fn stem_suffix(self) -> &'static str {
+        match self {
+            Self::Only => "",
+            Self::Start => START_STEM_SUFFIX,
+            Self::End => END_STEM_SUFFIX,
+        }
+    }
 }
 
 impl OpSpec {
@@ -121,11 +145,11 @@ impl OpSpec {
     }
 
     /// An op traced at tracepoints, attached together (one, or a start/end pair), each given
-    /// as `(program stem, category, event)`: tp_btf on the event (programs `{stem}_btf`), else
-    /// the tracefs tracepoint `category:event` (programs `{stem}_tp`).
+    /// as `(role, category, event)`: tp_btf on the event, else the tracefs tracepoint
+    /// `category:event`, by the programs named after the op and the role.
     pub const fn tracepoints(
         name: &'static str,
-        tracepoints: &'static [(&'static str, &'static str, &'static str)],
+        tracepoints: &'static [(TracepointRole, &'static str, &'static str)],
     ) -> Self {
         Self {
             name,

@@ -7,7 +7,7 @@ use aya::{
     },
 };
 
-use hist_core::names::ProgramSuffix;
+use hist_core::names::{ProgramSuffix, TracepointRole};
 
 use super::{Candidate, Choice, Hook, OpFailure, OpPlan, Plan, PlanError, Target};
 use crate::kernel::{self, ModuleFunction, ModulePrograms, ModuleTracingLink, error_line};
@@ -124,7 +124,10 @@ fn program_names(op: &OpPlan, hook: Hook) -> Vec<String> {
     let stem = op.spec.program;
     let tracepoints = |suffix| {
         let programs = op.spec.tracepoints.iter();
-        programs.map(|(stem, _, _)| named(stem, suffix)).collect()
+        let stem = |role: &TracepointRole| format!("{}{}", op.spec.program, role.stem_suffix());
+        programs
+            .map(|(role, _, _)| named(&stem(role), suffix))
+            .collect()
     };
     match hook {
         Hook::Fentry => vec![

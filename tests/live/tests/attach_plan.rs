@@ -6,7 +6,7 @@ use std::fs;
 
 use hist_attach::{
     kernel::{self, CAP_SYS_ADMIN, KernelBtf},
-    plan::{Choice, Hook, KernelFacts, OpSpec, Plan},
+    plan::{Choice, Hook, KernelFacts, OpSpec, Plan, TracepointRole},
 };
 
 const NFS_HINT: &str = "the nfs module is not loaded (mount an NFS share or `modprobe nfs`)";
@@ -16,7 +16,7 @@ const READ: OpSpec = OpSpec {
     program: "read",
     functions: &["nfs_file_read"],
     module: Some("nfs"),
-    tracepoints: &[("read", "nfs", "nfs_readpage_done")],
+    tracepoints: &[(TracepointRole::Only, "nfs", "nfs_readpage_done")],
 };
 
 const SCHED_SWITCH: OpSpec = OpSpec {
@@ -24,7 +24,7 @@ const SCHED_SWITCH: OpSpec = OpSpec {
     program: "sched_switch",
     functions: &[],
     module: None,
-    tracepoints: &[("sched_switch", "sched", "sched_switch")],
+    tracepoints: &[(TracepointRole::Only, "sched", "sched_switch")],
 };
 
 fn choice(op: &'static str, hook: Hook, target: &str) -> Choice {

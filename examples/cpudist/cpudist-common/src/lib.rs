@@ -1,7 +1,10 @@
 //! What both sides of cpudist compile: its load-time settings and its histogram's description.
 #![no_std]
 
-use hist_core::{FieldPath, HistDesc, Layout, Settings, Unit, names::OpSpec};
+use hist_core::{
+    FieldPath, HistDesc, Layout, Settings, Unit,
+    names::{OpSpec, TracepointRole},
+};
 
 /// The histogram of all tasks, in a per-CPU array: the cheapest record there is.
 pub struct Dist;
@@ -61,5 +64,5 @@ hist_core::ops! {
 /// The scheduler switch: tp_btf where the kernel allows it, else the tracefs tracepoint.
 pub const OPS: [OpSpec; 1] = [OpSpec::tracepoints(
     "sched_switch",
-    &[("sched_switch", "sched", "sched_switch")],
+    &[(TracepointRole::Only, "sched", "sched_switch")],
 )];

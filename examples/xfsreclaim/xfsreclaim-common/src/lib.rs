@@ -3,7 +3,10 @@
 //! load-time settings.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Settings, Unit, names::OpSpec};
+use hist_core::{
+    HistDesc, Layout, Settings, Unit,
+    names::{OpSpec, TracepointRole},
+};
 
 hist_core::ops! {
     /// A reclaim operation of the XFS superblock shrinker, numbered as ebpf_exporter did.
@@ -74,7 +77,7 @@ pub const OPS: [OpSpec; 2] = [
 pub const SCAN: [OpSpec; 1] = [OpSpec::tracepoints(
     Op::SCAN.name(),
     &[
-        ("scan_start", "vmscan", "mm_shrink_slab_start"),
-        ("scan_end", "vmscan", "mm_shrink_slab_end"),
+        (TracepointRole::Start, "vmscan", "mm_shrink_slab_start"),
+        (TracepointRole::End, "vmscan", "mm_shrink_slab_end"),
     ],
 )];
