@@ -52,6 +52,7 @@ pub use desc::{HistDesc, HistDescs, Layout, Settings, Starts, ToolConfig, Unit, 
 pub use drops::{DROPS_MAP, DropCause};
 pub use field::{FieldPath, MAX_FIELD_STEPS};
 pub use key::{HistKey, KeyPrefix, TaskKey};
+pub use names::{OpSpec, TracepointRole};
 pub use slot::{
     Buckets, Linear, Log2, LogLinear, array_index, capped_slot, log2, log2_u64, map_entries,
     slots_per_prefix,

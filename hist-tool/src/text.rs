@@ -46,15 +46,16 @@ pub fn interval_text(
 /// has sections.
 pub fn histograms_text(report: &Report, style: TextStyle) -> String {
     let mut out = String::new();
-    let label = report.unit.label();
+    let unit = report.unit;
+    let label = unit.label();
     for (section, hist, sum) in &report.histograms {
         if let Some(header) = &report.section {
             out.push_str(&format!("\n{header} = {section}\n"));
         }
         out.push_str(&match report.layout {
-            Layout::Log2(_) => render::log2_hist(hist, label),
-            Layout::Linear(linear) => render::linear_hist(hist, label, &linear),
-            Layout::LogLinear(log_linear) => render::log_linear_hist(hist, label, &log_linear),
+            Layout::Log2(_) => render::log2_hist(hist, unit),
+            Layout::Linear(linear) => render::linear_hist(hist, unit, &linear),
+            Layout::LogLinear(log_linear) => render::log_linear_hist(hist, unit, &log_linear),
         });
         let percentiles = style
             .percentiles
@@ -62,7 +63,7 @@ pub fn histograms_text(report: &Report, style: TextStyle) -> String {
             .flatten();
         if let Some(percentiles) = percentiles {
             out.push('\n');
-            out.push_str(&percentiles.render(label));
+            out.push_str(&percentiles.render(unit));
         }
         if let (true, Some(total), count @ 1..) = (style.averages, sum, hist.total()) {
             out.push_str(&format!(

@@ -192,7 +192,8 @@ impl Percentiles {
     /// ```
     ///
     /// Without the overflow values, the last line would be `max in [8192, 16383] usecs`.
-    pub fn render(&self, unit: &str) -> String {
+    pub fn render(&self, unit: impl crate::render::ValueType) -> String {
+        let unit = unit.label();
         // `= estimate unit`, padded to one width so that the bounds line up.
         let estimates: Vec<Option<String>> = self
             .values

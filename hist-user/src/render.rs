@@ -87,9 +87,29 @@
 //! then that prefix's histogram on the next line. A prefix whose histogram is empty prints
 //! its section line and nothing else, as bcc does for entries zeroed by `zero()`.
 
-use hist_core::{Buckets, Linear, LogLinear};
+use hist_core::{Buckets, Linear, LogLinear, Unit};
 
 use crate::{Histogram, Snapshot};
+
+/// What a histogram's values are, as its header names them: a time [`Unit`] (`usecs`, the
+/// label of the unit the values were recorded in), or another word bcc's tools print
+/// (`"kbytes"`).
+pub trait ValueType {
+    /// The header's word.
+    fn label(&self) -> &str;
+}
+
+impl ValueType for Unit {
+    fn label(&self) -> &str {
+        Unit::label(*self)
+    }
+}
+
+impl<T: AsRef<str> + ?Sized> ValueType for &T {
+    fn label(&self) -> &str {
+        (*self).as_ref()
+    }
+}
 
 /// bcc's `stars_max`: the bar width of the normal layouts.
 const BAR_WIDTH: usize = 40;
@@ -196,7 +216,8 @@ fn last_counted_slot(hist: &Histogram) -> Option<u32> {
 
 /// Renders a log2 histogram like bcc's `_print_log2_hist(vals, val_type, None)`, plus the
 /// overflow row when the overflow slot has a count (see the [module docs](self)).
-pub fn log2_hist(hist: &Histogram, val_type: &str) -> String {
+pub fn log2_hist(hist: &Histogram, val_type: impl ValueType) -> String {
+    let val_type = val_type.label();
     let Some(last_slot) = last_counted_slot(hist) else {
         return String::new();
     };
@@ -252,7 +273,8 @@ fn bcc_log2_bounds(index: u32) -> (u128, u128) {
 /// labelled with its slot's low bound under `buckets` (only its base and step are used; the
 /// rows are the histogram's own), plus the overflow row when the overflow slot has a count
 /// (see the [module docs](self)).
-pub fn linear_hist(hist: &Histogram, val_type: &str, buckets: &Linear) -> String {
+pub fn linear_hist(hist: &Histogram, val_type: impl ValueType, buckets: &Linear) -> String {
+    let val_type = val_type.label();
     let Some(last_slot) = last_counted_slot(hist) else {
         return String::new();
     };
@@ -298,7 +320,8 @@ pub fn linear_hist(hist: &Histogram, val_type: &str, buckets: &Linear) -> String
 ///      [6, 8)                 6 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
 /// );
 /// ```
-pub fn log_linear_hist(hist: &Histogram, val_type: &str, buckets: &LogLinear) -> String {
+pub fn log_linear_hist(hist: &Histogram, val_type: impl ValueType, buckets: &LogLinear) -> String {
+    let val_type = val_type.label();
     const WIDTH: u64 = 52;
     let counted: Vec<u32> = (0..=hist.max_slot() + 1)
         .filter(|&slot| hist.count(slot) != 0)
@@ -355,10 +378,11 @@ fn with_suffix(value: impl Into<u128>) -> String {
 /// ```
 pub fn log2_hist_sections<P>(
     snapshot: &Snapshot<P>,
-    val_type: &str,
+    val_type: impl ValueType,
     section_header: &str,
     section_label: impl Fn(&P) -> String,
 ) -> String {
+    let val_type = val_type.label();
     sections(snapshot, section_header, section_label, |hist| {
         log2_hist(hist, val_type)
     })
@@ -369,11 +393,12 @@ pub fn log2_hist_sections<P>(
 /// `"\n{section_header} = {section_label(prefix)}\n"` and then [`linear_hist`] of it.
 pub fn linear_hist_sections<P>(
     snapshot: &Snapshot<P>,
-    val_type: &str,
+    val_type: impl ValueType,
     buckets: &Linear,
     section_header: &str,
     section_label: impl Fn(&P) -> String,
 ) -> String {
+    let val_type = val_type.label();
     sections(snapshot, section_header, section_label, |hist| {
         linear_hist(hist, val_type, buckets)
     })

@@ -443,3 +443,17 @@ proptest! {
         prop_assert_eq!(bar.ends_with('+'), val > val_max);
     }
 }
+
+/// A time unit renders as the word bcc prints for it; any other word works as in bcc.
+#[test]
+fn renderers_take_a_unit_or_a_word() {
+    use hist_user::hist_core::Unit;
+    let hist = Histogram::from_counts(&[0, 3, 1], 0);
+    assert_eq!(
+        render::log2_hist(&hist, Unit::Milliseconds),
+        render::log2_hist(&hist, "msecs")
+    );
+    assert!(render::log2_hist(&hist, Unit::Nanoseconds).starts_with("     nsecs "));
+    let kbytes = String::from("kbytes");
+    assert!(render::log2_hist(&hist, &kbytes).starts_with("     kbytes "));
+}

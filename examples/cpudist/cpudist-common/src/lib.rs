@@ -1,10 +1,7 @@
 //! What both sides of cpudist compile: its load-time settings and its histogram's description.
 #![no_std]
 
-use hist_core::{
-    FieldPath, HistDesc, Layout, Settings, Unit,
-    names::{OpSpec, TracepointRole},
-};
+use hist_core::{FieldPath, HistDesc, Layout, OpSpec, Settings, TracepointRole, Unit};
 
 /// The histogram of all tasks, in a per-CPU array: the cheapest record there is.
 pub struct Dist;

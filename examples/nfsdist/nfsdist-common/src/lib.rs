@@ -2,7 +2,7 @@
 //! description of the histogram map.
 #![no_std]
 
-use hist_core::{HistDesc, Layout, Unit, names::OpSpec};
+use hist_core::{HistDesc, Layout, OpSpec, Unit};
 
 hist_core::ops! {
     /// An NFS operation: the section `operation = read` of the output.

@@ -3,10 +3,7 @@
 //! load-time settings.
 #![no_std]
 
-use hist_core::{
-    HistDesc, Layout, Settings, Unit,
-    names::{OpSpec, TracepointRole},
-};
+use hist_core::{HistDesc, Layout, OpSpec, Settings, TracepointRole, Unit};
 
 hist_core::ops! {
     /// A reclaim operation of the XFS superblock shrinker, numbered as ebpf_exporter did.
