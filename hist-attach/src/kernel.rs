@@ -49,7 +49,7 @@ pub use btf::{KernelBtf, btf_func_owner, btf_has_func, require_btf_func, vmlinux
 pub use caps::{
     CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, caps_sufficient, check_privileges, parse_cap_eff,
 };
-pub use field::KernelField;
+pub use field::{KernelField, TASK_STATE};
 pub use kallsyms::{
     KernelSymbol, attachable_symbol, kallsyms_lookup, kallsyms_lookup_in, pick_attachable,
     split_compiler_suffix,

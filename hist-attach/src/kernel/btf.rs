@@ -723,18 +723,16 @@ impl KernelBtf {
         Ok(args.iter().position(|arg| arg == ty))
     }
 
-    /// Where `struct task_struct` keeps the task's state (`__state`, called `state` before
-    /// Linux 5.14): what a probe reads to see a task switching out for the last time
-    /// (`TASK_DEAD`). `None` when vmlinux BTF has neither.
+    /// Where `struct task_struct` keeps the task's state ([`TASK_STATE`](super::TASK_STATE)):
+    /// what a probe reads to see a task switching out for the last time (`TASK_DEAD`). `None`
+    /// when vmlinux BTF has neither.
     ///
     /// # Errors
     ///
     /// As for [`member_offset`](Self::member_offset).
     pub fn task_state_offset(&self) -> Result<Option<u32>, KernelError> {
-        match self.member_offset("task_struct", "__state")? {
-            Some(offset) => Ok(Some(offset)),
-            None => self.member_offset("task_struct", "state"),
-        }
+        let path = self.resolve_field(&super::TASK_STATE)?;
+        Ok(path.offsets().first().copied())
     }
 
     /// Whether `struct name` (or `union name`) of vmlinux BTF exists and has `member`, directly or

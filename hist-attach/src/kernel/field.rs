@@ -28,6 +28,12 @@ pub struct KernelField {
     pub chains: &'static [&'static [&'static str]],
 }
 
+/// A task's state: `task_struct.__state` since Linux 5.14, `task_struct.state` before.
+pub const TASK_STATE: KernelField = KernelField {
+    name: "task state",
+    chains: &[&["task_struct.__state"], &["task_struct.state"]],
+};
+
 impl KernelField {
     /// The chains as `a.b → c.d, e.f → g.h`.
     fn tried(&self) -> String {

@@ -7,7 +7,7 @@ use aya::{
     },
 };
 
-use hist_core::names::{ProgramSuffix, TracepointRole};
+use hist_core::names::ProgramSuffix;
 
 use super::{Candidate, Choice, Hook, OpFailure, OpPlan, Plan, PlanError, Target};
 use crate::kernel::{self, ModuleFunction, ModulePrograms, ModuleTracingLink, error_line};
@@ -120,23 +120,23 @@ impl Plan {
 
 /// The program names a candidate loads, in load order.
 fn program_names(op: &OpPlan, hook: Hook) -> Vec<String> {
-    let named = |stem: &str, suffix: ProgramSuffix| format!("{stem}{}", suffix.as_str());
     let stem = op.spec.program;
-    let tracepoints = |suffix| {
-        let programs = op.spec.tracepoints.iter();
-        let stem = |role: &TracepointRole| format!("{}{}", op.spec.program, role.stem_suffix());
-        programs
-            .map(|(role, _, _)| named(&stem(role), suffix))
+    // `{program}{role}{hook}`: `read_fentry`, `scan_start_btf`.
+    let named = |role: &str, hook: ProgramSuffix| format!("{stem}{role}{}", hook.as_str());
+    let tracepoints = |hook| {
+        let roles = op.spec.tracepoints.iter();
+        roles
+            .map(|(role, _, _)| named(role.stem_suffix(), hook))
             .collect()
     };
     match hook {
         Hook::Fentry => vec![
-            named(stem, ProgramSuffix::Fentry),
-            named(stem, ProgramSuffix::Fexit),
+            named("", ProgramSuffix::Fentry),
+            named("", ProgramSuffix::Fexit),
         ],
         Hook::Kprobe => vec![
-            named(stem, ProgramSuffix::Kprobe),
-            named(stem, ProgramSuffix::Kretprobe),
+            named("", ProgramSuffix::Kprobe),
+            named("", ProgramSuffix::Kretprobe),
         ],
         Hook::TpBtf => tracepoints(ProgramSuffix::TpBtf),
         Hook::Tracepoint => tracepoints(ProgramSuffix::Tracepoint),

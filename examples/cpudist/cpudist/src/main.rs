@@ -13,7 +13,7 @@ use cpudist_common::{Breakdown, Config, Dist, TaskDist};
 use hist_tool::{
     CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
     hist_core::{FieldPath, HistDesc, Unused},
-    kernel::{KernelBtf, KernelField},
+    kernel::{self, KernelBtf},
 };
 
 const EXAMPLES: &str = "examples:
@@ -59,12 +59,6 @@ struct Args {
     common: CommonArgs,
 }
 
-/// A task's state: `__state` since Linux 5.14, `state` before.
-const TASK_STATE: KernelField = KernelField {
-    name: "task state",
-    chains: &[&["task_struct.__state"], &["task_struct.state"]],
-};
-
 fn main() {
     hist_tool::exit_on_error("cpudist", run(Args::parse()));
 }
@@ -85,7 +79,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         breakdown,
         // Where tp_btf reads a task's state (the tracefs record has it; no BTF, no tp_btf).
         task_state: match args.offcpu.then(KernelBtf::load) {
-            Some(Ok(btf)) => btf.resolve_field(&TASK_STATE)?,
+            Some(Ok(btf)) => btf.resolve_field(&kernel::TASK_STATE)?,
             _ => FieldPath::ABSENT,
         },
     };
