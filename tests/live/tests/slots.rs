@@ -132,9 +132,11 @@ fn log2_and_precision_3_histograms_of_the_same_events_nest_exactly() {
         nested.add(parent, fine.count(slot));
     }
     assert_eq!(nested, log2, "log2 {log2:?}\nfine {fine:?}");
-    // The workload's 300 sleeps each end a slice: at least that many, and spread over more
-    // than one log2 slot, so the nesting was tested on live values.
-    assert!(log2.total() >= 300, "{log2:?}");
+    // Enough live values, spread over more than one log2 slot, that the nesting was tested on
+    // them. Not one per sleep: a 1 ms nanosleep whose timer fires before the task gets to
+    // schedule() returns without a switch (`do_nanosleep`), which slow emulated CPUs make
+    // happen (298 slices for 300 sleeps in a 6.1 guest). Half of them is plenty.
+    assert!(log2.total() >= 150, "{log2:?}");
     let used = log2.finite().iter().filter(|&&count| count > 0).count();
     let fine_used = fine.finite().iter().filter(|&&count| count > 0).count();
     assert!(used >= 2 && fine_used > used, "{log2:?}\n{fine:?}");
