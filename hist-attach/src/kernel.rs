@@ -8,7 +8,8 @@
 //!   `/proc/kallsyms` (compiler suffixes such as `.isra.0` and module suffixes such as `[nfs]`
 //!   handled);
 //! * fentry/fexit: [`require_fentry`], then [`require_btf_func`] (vmlinux and module BTF), and
-//!   [`fentry_load_error`] to explain a failed load.
+//!   [`fentry_load_error`] to explain a failed load;
+//! * block devices: [`block`]: a request's fields, disk names, flag names.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), hist_attach::kernel::KernelError> {
@@ -37,6 +38,7 @@ use aya::{
     sys::{SyscallError, is_program_supported},
 };
 
+pub mod block;
 pub(crate) mod bpf_syscall;
 mod btf;
 mod caps;
@@ -143,6 +145,9 @@ pub enum KernelError {
         /// The chains tried, `a.b → c.d, e.f`.
         tried: String,
     },
+    /// `-d` names a disk that `/proc/partitions` does not have.
+    #[error("-d {0}: no such disk (see /proc/partitions for the disks' names)")]
+    NoSuchDisk(String),
     /// The tracepoint's record has no such field (`<tracefs>/events/<category>/<name>/format`).
     #[error("tracepoint {tracepoint} has no field {field} in its format (check `cat {format}`)")]
     TracepointFieldAbsent {

@@ -8,6 +8,8 @@
 //!   of a slot, and [`map_entries`], the exact size of a histogram map.
 //! * [`desc`]: [`HistDesc`], the one description of a histogram map (name, prefix, [`Layout`],
 //!   [`Unit`], size) that both sides compile, and [`Settings`], the load-time settings.
+//! * [`block`]: where a block request's disk and flags are ([`block::RequestFields`]), for
+//!   block-I/O tools.
 //! * [`field`]: [`FieldPath`], a kernel struct field's offsets on the running kernel, resolved
 //!   from BTF at load (aya has no CO-RE for Rust probes).
 //! * [`key`]: [`HistKey`], the composite `{prefix, slot}` map key, which cannot have padding.
@@ -35,6 +37,7 @@
 #![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 #![deny(missing_docs)]
 
+pub mod block;
 pub mod desc;
 pub mod drops;
 pub mod field;

@@ -9,23 +9,25 @@ use hist_core::{FieldPath, MAX_FIELD_STEPS};
 /// ([`FieldPath::ABSENT`]) or a read fails (a NULL pointer on the way).
 #[inline(always)]
 pub fn read_field<T: Copy>(base: u64, path: &FieldPath) -> Option<T> {
-    if !path.is_present() {
-        return None;
-    }
-    let last = path.steps() as usize - 1;
+    let steps = path.steps() as usize;
     let mut address = base;
-    // A constant bound the verifier can unroll; `last` ends it.
-    for step in 0..MAX_FIELD_STEPS - 1 {
-        if step >= last {
+    // Unrolled, each step's offset is read at a constant index: 5.10's verifier refuses a read
+    // of the path (a copy on the stack) at an index it does not know, which `offsets[steps - 1]`
+    // would be where it lost track of `steps` through that copy.
+    for step in 0..MAX_FIELD_STEPS {
+        if step >= steps {
             break;
         }
         let at = address.wrapping_add(path.offset(step) as u64);
-        // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
+        if step + 1 == steps {
+            // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a
+            // fault.
+            return unsafe { bpf_probe_read_kernel(at as *const T) }.ok();
+        }
+        // SAFETY: as above.
         address = unsafe { bpf_probe_read_kernel(at as *const u64) }.ok()?;
     }
-    let at = address.wrapping_add(path.offset(last) as u64);
-    // SAFETY: as above.
-    unsafe { bpf_probe_read_kernel(at as *const T) }.ok()
+    None
 }
 
 /// Argument `index` of a tp_btf, raw tracepoint or fentry program whose context holds at least

@@ -40,6 +40,7 @@
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 mod array;
+pub mod block;
 mod config;
 mod declare;
 mod drops;

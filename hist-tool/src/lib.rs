@@ -220,6 +220,10 @@ pub enum ToolError {
     /// `-p` names no running process.
     #[error("no process with PID {0} (-p takes the PID of a running process)")]
     NoSuchPid(u32),
+    /// A flag's value names nothing here, or flags this kernel cannot serve together: what is
+    /// wrong and what to do.
+    #[error("{0}")]
+    Usage(String),
     /// `--heatmap` names a file of no known type, or the heatmap could not be written.
     #[error(transparent)]
     Heatmap(#[from] output::heatmap::HeatmapError),
@@ -570,6 +574,12 @@ impl Loaded {
 }
 
 impl Tracing {
+    /// The hook each op got, in the tool's order: a tool whose programs see less at one kind of
+    /// hook (the tracefs records of the block tracepoints have no request flags) says so.
+    pub fn hooks(&self) -> impl Iterator<Item = Hook> + '_ {
+        self.attached.choices.iter().map(|choice| choice.hook)
+    }
+
     /// Opens the histogram map of `H` (see [`HistMap::open`]) and the drop counters, prints the
     /// banner, then what was counted in each interval (and at Ctrl-C) in the mode the flags ask
     /// for, exactly (see [`IntervalReader`]); or, with `--prometheus`, serves them cumulatively

@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
 use crate::{passed::Passed, setup::Toolchain};
 
 /// The example tools, built in release for the live tests, `run` and the benches.
-const TOOLS: [&str; 3] = ["cpudist", "nfsdist", "xfsreclaim"];
+const TOOLS: [&str; 4] = ["cpudist", "nfsdist", "xfsreclaim", "biolatency"];
 
 /// Arguments given to cpudist by `cargo xtask run` without arguments: five one-second histograms.
 const DEFAULT_RUN_ARGS: [&str; 2] = ["1", "5"];
@@ -308,7 +308,7 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test (tests/live), hist-attach's
 /// kernel probing and attach plans on the running kernel included.
-const GUEST_TESTS: [(&str, &str); 14] = [
+const GUEST_TESTS: [(&str, &str); 15] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
@@ -321,6 +321,7 @@ const GUEST_TESTS: [(&str, &str); 14] = [
     ("hist-live-tests", "cpudist"),
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
+    ("hist-live-tests", "biolatency"),
     ("hist-live-tests", "attach_kernel"),
     ("hist-live-tests", "attach_plan"),
 ];

@@ -34,8 +34,8 @@ const LLVM_MAJOR: u32 = 22;
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
 /// What the tests run besides the toolchain, installed without recommends: a real Prometheus
 /// server (and `promtool`), `bpftool` (BTF offsets checked against it), `mkfs.xfs` (XFS on a loop
-/// device for xfsreclaim).
-const TEST_PACKAGES: [&str; 3] = ["prometheus", "bpftool", "xfsprogs"];
+/// device for xfsreclaim), libbpf-tools (the bcc family's tools run side by side with theirs).
+const TEST_PACKAGES: [&str; 4] = ["prometheus", "bpftool", "xfsprogs", "libbpf-tools"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -47,7 +47,8 @@ pub(crate) struct Options {
     /// Only print what is found and what would be installed; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Also install what the tests use besides the toolchain (prometheus, bpftool, xfsprogs)
+    /// Also install what the tests use besides the toolchain (prometheus, bpftool, xfsprogs,
+    /// libbpf-tools)
     #[arg(long)]
     pub tests: bool,
 }

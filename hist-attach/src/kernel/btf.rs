@@ -1,5 +1,5 @@
-//! Kernel BTF: is there a `FUNC` of a given name in vmlinux BTF or in a module's BTF, and at
-//! which byte offset of a kernel struct is a given member?
+//! Kernel BTF: is there a `FUNC` of a given name in vmlinux BTF or in a module's BTF, at
+//! which byte offset of a kernel struct is a given member, and what is an enumerator's value?
 //!
 //! Module BTF (`/sys/kernel/btf/<module>`) is *split* BTF: it continues vmlinux's type ids and
 //! string offsets, so it cannot be read on its own, and aya's parser reads only standalone BTF.
@@ -26,6 +26,9 @@
 //!   type is an INT with fewer bits than its size, or a non-zero INT bit offset. Members of
 //!   anonymous structs and unions nested in a struct (`name_off` 0) are the struct's members, at
 //!   the anonymous member's offset plus theirs: the kernel nests many fields that way;
+//! * after an ENUM (kind 6), `vlen` times `struct btf_enum { u32 name_off; i32 val; }`, after an
+//!   ENUM64 (kind 19) `struct btf_enum64 { u32 name_off; u32 val_lo32; u32 val_hi32; }`; the
+//!   enum's `kind_flag` says the values are unsigned;
 //! * the string section: NUL-terminated names; `name_off` indexes it. In split BTF, an offset
 //!   below the base's `str_len` points into the base's strings, and a larger one into the split
 //!   file's own strings after subtracting the base's `str_len`.
@@ -50,6 +53,7 @@ const KIND_INT: u32 = 1;
 const KIND_PTR: u32 = 2;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
 const KIND_TYPEDEF: u32 = 8;
 const KIND_VOLATILE: u32 = 9;
 const KIND_CONST: u32 = 10;
@@ -57,6 +61,7 @@ const KIND_RESTRICT: u32 = 11;
 const KIND_FUNC: u32 = 12;
 const KIND_FUNC_PROTO: u32 = 13;
 const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
 /// How many anonymous structs and unions deep a member is looked for, and how long a chain of
 /// typedefs and qualifiers is followed: the kernel's own limit (`MAX_RESOLVE_DEPTH` in
 /// `kernel/bpf/btf.c`). Deeper is malformed (a cycle, say), not a reason to recurse on.
@@ -216,6 +221,47 @@ impl<'a> RawBtf<'a> {
             pos = next;
         }
         Ok(None)
+    }
+
+    /// The value of the first enumerator of each of `names` in the ENUMs and ENUM64s of this
+    /// standalone blob, in one pass: C enumerators share one namespace, so the enum's own name is
+    /// not needed.
+    fn enum_values(&self, names: &[&str]) -> Result<Vec<Option<i64>>, String> {
+        let mut values = vec![None; names.len()];
+        let mut pos = 0;
+        while pos < self.types.len() && values.contains(&None) {
+            let (ty, next) = self.type_at(pos)?;
+            let entry_len = match ty.kind() {
+                KIND_ENUM => 8,
+                KIND_ENUM64 => 12,
+                _ => {
+                    pos = next;
+                    continue;
+                }
+            };
+            for i in 0..ty.vlen() {
+                let at = pos + BTF_TYPE_LEN + i * entry_len;
+                // `type_at` checked that the entries are within the section.
+                let word =
+                    |k: usize| read_u32(self.types, at + 4 * k, self.big_endian).unwrap_or(0);
+                let name = self.string_at(word(0));
+                let value = match (ty.kind(), ty.kind_flag()) {
+                    (KIND_ENUM, false) => i64::from(word(1) as i32),
+                    (KIND_ENUM, true) => i64::from(word(1)),
+                    // An unsigned ENUM64 above i64::MAX keeps its bits.
+                    _ => (u64::from(word(2)) << 32 | u64::from(word(1))) as i64,
+                };
+                let unfound = names
+                    .iter()
+                    .zip(&mut values)
+                    .filter(|(n, v)| **n == name && v.is_none());
+                for (_, slot) in unfound {
+                    *slot = Some(value);
+                }
+            }
+            pos = next;
+        }
+        Ok(values)
     }
 
     /// The type at offset `pos` of the type section, and the offset of the type after it. Errors
@@ -685,6 +731,25 @@ impl KernelBtf {
         Ok(Some(found.bit_offset / 8))
     }
 
+    /// The value of the enumerator `name` (`"__REQ_SYNC"`, `"REQ_OP_WRITE"`) in any ENUM or
+    /// ENUM64 of vmlinux BTF, or `None` when there is none: the kernel renumbers some enums
+    /// between versions, so a tool reads the running kernel's values rather than a header's.
+    /// ENUM values are signed unless the enum says unsigned; `i64` holds both.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed.
+    pub fn enum_value(&self, name: &str) -> Result<Option<i64>, KernelError> {
+        Ok(self.enum_values(&[name])?[0])
+    }
+
+    /// [`enum_value`](Self::enum_value) of each of `names`, in one pass over vmlinux BTF.
+    pub(crate) fn enum_values(&self, names: &[&str]) -> Result<Vec<Option<i64>>, KernelError> {
+        RawBtf::parse(&self.vmlinux)
+            .and_then(|btf| btf.enum_values(names))
+            .map_err(|r| btf_parse_error("vmlinux", r))
+    }
+
     /// The arguments of the tracepoint `name` as a `tp_btf` or raw tracepoint program sees
     /// them, by type (`["struct request *"]` for `block_rq_issue` since 5.11,
     /// `["struct request_queue *", "struct request *"]` before): the parameters of vmlinux BTF's
@@ -842,5 +907,53 @@ pub fn require_btf_func(name: &str) -> Result<(), KernelError> {
         Err(KernelError::FunctionNotInBtf {
             name: name.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A little-endian BTF blob of the type section `words` and the string section `strings`
+    /// (also for `RequestFlags`' tests).
+    pub(crate) fn blob(words: &[u32], strings: &[u8]) -> Vec<u8> {
+        let types_len = (words.len() * 4) as u32;
+        let mut out = vec![0x9f, 0xeb, 1, 0];
+        for w in [24, 0, types_len, types_len, strings.len() as u32]
+            .iter()
+            .chain(words)
+        {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(strings);
+        out
+    }
+
+    #[test]
+    fn enum_values_signed_unsigned_and_64_bit() {
+        let strings = b"\0e\0A\0B\0C\0D\0";
+        let (a, b, c, d) = (3, 5, 7, 9);
+        let words = [
+            // A FUNC_PROTO with one parameter, to skip.
+            &[0, KIND_FUNC_PROTO << 24 | 1, 0, 0, 0][..],
+            // enum e { A = -1, B = 11 }, signed.
+            &[1, KIND_ENUM << 24 | 2, 4, a, u32::MAX, b, 11],
+            // An unsigned enum (kind_flag): C = 0xffffffff.
+            &[0, 1 << 31 | KIND_ENUM << 24 | 1, 4, c, u32::MAX],
+            // An ENUM64: D = 1 << 40.
+            &[0, KIND_ENUM64 << 24 | 1, 8, d, 0, 1 << 8],
+        ]
+        .concat();
+        let btf = KernelBtf::from_parts(blob(&words, strings), Vec::new()).unwrap();
+        assert_eq!(btf.enum_value("A").unwrap(), Some(-1));
+        assert_eq!(btf.enum_value("B").unwrap(), Some(11));
+        assert_eq!(btf.enum_value("C").unwrap(), Some(0xffff_ffff));
+        assert_eq!(btf.enum_value("D").unwrap(), Some(1 << 40));
+        assert_eq!(
+            btf.enum_value("e").unwrap(),
+            None,
+            "an enum's name is not an enumerator"
+        );
+        assert_eq!(btf.enum_value("X").unwrap(), None);
     }
 }

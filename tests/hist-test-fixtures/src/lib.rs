@@ -1,5 +1,5 @@
-//! File systems the live tests and the kernel-cost bench trace: a loopback NFS mount and an XFS
-//! loop device, each set up by the kernel's own tools and taken down on drop (as root).
+//! Devices and file systems the live tests and the kernel-cost bench trace: a loopback NFS mount,
+//! a loop device and XFS on one, each set up by the kernel's own tools and taken down on drop (as root).
 
 use std::{
     path::{Path, PathBuf},
@@ -89,30 +89,74 @@ impl Drop for LoopbackNfs {
     }
 }
 
-/// An XFS file system on a loop device, mounted in a temporary folder; gone on drop.
-pub struct Xfs {
+/// A loop device over a sparse file in a temporary folder; detached and removed on drop.
+pub struct LoopDevice {
     dir: PathBuf,
     device: String,
+}
+
+impl LoopDevice {
+    /// Makes a sparse image of `megabytes` MB, formatted by `mkfs` (a command that takes the
+    /// image's path last: `mkfs.xfs -q`) unless `None`, and attaches a loop device to it; or says
+    /// what failed. Waits for udev to have probed the new device, where udev runs.
+    pub fn attach(megabytes: u32, mkfs: Option<&str>) -> Result<LoopDevice, String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("hist-loop-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+        // Where it is a module (Debian's kernels); built in here, and then this does nothing.
+        let _ = Command::new("modprobe").args(["-q", "loop"]).status();
+        let image = dir.join("image");
+        shell(&format!("truncate -s {megabytes}M {}", image.display()))?;
+        if let Some(mkfs) = mkfs {
+            shell(&format!("{mkfs} {}", image.display()))?;
+        }
+        let device = shell(&format!("losetup -f --show {}", image.display()))?;
+        let _ = Command::new("udevadm").arg("settle").status();
+        Ok(LoopDevice { dir, device })
+    }
+
+    /// The device's path: `/dev/loop3`.
+    pub fn path(&self) -> &str {
+        &self.device
+    }
+
+    /// The disk's name in `/proc/partitions` and in the tools' `-d`: `loop3`.
+    pub fn name(&self) -> &str {
+        self.device.trim_start_matches("/dev/")
+    }
+
+    /// The temporary folder, for a mount point beside the image.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.device]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An XFS file system on a loop device, mounted in a temporary folder; gone on drop.
+pub struct Xfs {
+    loop_device: LoopDevice,
 }
 
 impl Xfs {
     /// Makes and mounts a 400 MB XFS image, or says what failed.
     pub fn mount() -> Result<Xfs, String> {
-        let dir = std::env::temp_dir().join(format!("hist-xfs-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("mnt"))
-            .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-        // Where they are modules (Debian's kernels); built in here, and then this does nothing.
-        let _ = Command::new("modprobe")
-            .args(["-qa", "loop", "xfs"])
-            .status();
-        let image = dir.join("image");
-        shell(&format!("truncate -s 400M {}", image.display()))?;
-        shell(&format!("mkfs.xfs -q {}", image.display()))?;
-        let device = shell(&format!("losetup -f --show {}", image.display()))?;
-        let xfs = Xfs { dir, device };
+        // Where it is a module (Debian's kernels); built in here, and then this does nothing.
+        let _ = Command::new("modprobe").args(["-q", "xfs"]).status();
+        let loop_device = LoopDevice::attach(400, Some("mkfs.xfs -q"))?;
+        let xfs = Xfs { loop_device };
+        std::fs::create_dir_all(xfs.mnt())
+            .map_err(|error| format!("cannot create {}: {error}", xfs.mnt().display()))?;
         shell(&format!(
             "mount -t xfs {} {}",
-            xfs.device,
+            xfs.loop_device.path(),
             xfs.mnt().display()
         ))?;
         Ok(xfs)
@@ -120,15 +164,14 @@ impl Xfs {
 
     /// Where the XFS file system is mounted.
     pub fn mnt(&self) -> PathBuf {
-        self.dir.join("mnt")
+        self.loop_device.dir().join("mnt")
     }
 }
 
 impl Drop for Xfs {
     fn drop(&mut self) {
+        // Before the loop device is detached (its own drop, after this).
         let _ = Command::new("umount").arg(self.mnt()).status();
-        let _ = Command::new("losetup").args(["-d", &self.device]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

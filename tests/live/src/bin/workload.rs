@@ -11,7 +11,10 @@
 //! * `files PATH TIMES`: writes a 64 KiB file at PATH (before the go line), then TIMES times
 //!   opens it, reads 4 KiB (`pread`), writes 4 KiB (`pwrite`), `fsync`s it, `stat`s its path and
 //!   closes it: TIMES of each of those calls, one file operation each;
-//! * `churn PROCESSES`: forks PROCESSES children one after another, each exiting at once.
+//! * `churn PROCESSES`: forks PROCESSES children one after another, each exiting at once;
+//! * `direct-reads DEVICE TIMES`: reads 4 KiB from the block device DEVICE, opened read-only
+//!   with `O_DIRECT` (before the go line), TIMES times at successive offsets: one block request
+//!   each, past the page cache; read-only, so closing it makes udev probe nothing.
 use std::{
     env,
     fs::{self, OpenOptions},
@@ -25,12 +28,20 @@ fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let number = |i: usize| -> u64 {
         args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
-            panic!("usage: workload getpid|sleep|sleeps|spin|files|churn ARGS… (got {args:?})")
+            panic!("usage: workload getpid|sleep|sleeps|spin|files|churn|direct-reads ARGS… (got {args:?})")
         })
     };
     if args.first().map(String::as_str) == Some("files") {
         fs::write(&args[1], vec![7u8; 64 << 10]).expect("write the file");
     }
+    let device = (args.first().map(String::as_str) == Some("direct-reads")).then(|| {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let open = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&args[1]);
+        open.expect("open the device with O_DIRECT")
+    });
     io::stdin()
         .read_line(&mut String::new())
         .expect("read go line");
@@ -122,6 +133,20 @@ fn main() {
                 }
             }
         }
-        _ => panic!("usage: workload getpid|sleep|sleeps|spin|files|churn ARGS…"),
+        Some("direct-reads") => {
+            let device = device.expect("opened above");
+            // O_DIRECT wants a buffer aligned to the logical block size: 4096 is enough.
+            #[repr(C, align(4096))]
+            struct Block([u8; 4096]);
+            let mut block = Block([0; 4096]);
+            for i in 0..number(2) {
+                let read = device.read_at(&mut block.0, i * 4096).expect("pread");
+                assert_eq!(
+                    read, 4096,
+                    "a short read: is the device smaller than TIMES × 4 KiB?"
+                );
+            }
+        }
+        _ => panic!("usage: workload getpid|sleep|sleeps|spin|files|churn|direct-reads ARGS…"),
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod prometheus;
+pub(crate) mod reference;
 
 use std::{
     io::Write as _,

@@ -1,0 +1,45 @@
+//! biolatency's eBPF side: the time from a block request's issue to the device (or, with `-Q`,
+//! its insert into the queue) to its completion, per disk and flags.
+#![no_std]
+#![no_main]
+
+use biolatency_common::{BlockLatency, Config};
+use hist_ebpf::{HashHist, StartTimes, Sums, block::BlockRequest, hist_core::block::RequestStart};
+
+hist_ebpf::ebpf_program!(Config);
+
+hist_ebpf::maps! {
+    static LATENCY: HashHist<BlockLatency>;
+    static LATENCY_SUM: Sums<BlockLatency>;
+    // Kept by request: a request completes in another context than the one that issued it.
+    static BLOCK_REQUEST_START: StartTimes<RequestStart>;
+}
+
+// block_rq_{insert,issue,complete} by tp_btf and by tracefs; the user side's plan picks one.
+hist_ebpf::block_request_probes!(CONFIG.get().request; start: on_start, complete: on_complete);
+
+#[inline(always)]
+fn on_start(request: &BlockRequest, inserted: bool) {
+    let config = CONFIG.get();
+    if config.disk != 0 && request.dev() != config.disk {
+        return;
+    }
+    // With -Q, an insert starts a request and its issue keeps that start; a request issued
+    // without an insert (no I/O scheduler) starts at its issue.
+    if config.queued != 0 && !inserted {
+        BLOCK_REQUEST_START.start_if_absent(request.key());
+    } else {
+        BLOCK_REQUEST_START.start(request.key());
+    }
+}
+
+#[inline(always)]
+fn on_complete(request: &BlockRequest) {
+    let Some(ns) = BLOCK_REQUEST_START.elapsed_ns(request.key()) else {
+        return;
+    };
+    let config = CONFIG.get();
+    let key = request.disk_flags(config.per_disk != 0, config.per_flags != 0);
+    let value = config.settings.to_unit(ns);
+    hist_ebpf::record(&LATENCY, &LATENCY_SUM, &config.settings, key, value);
+}
