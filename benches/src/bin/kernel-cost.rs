@@ -1,6 +1,6 @@
 //! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
 //! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
-//! histogram; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
+//! histogram; `biolatency` beside libbpf-tools' `biolatency` and bpftrace; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
 //! bpftrace (ebpf_exporter, the original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
@@ -8,7 +8,7 @@
 //! two pipes (a constant stream of context switches); for nfsdist, a loop of open, `pread`,
 //! `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for xfsreclaim,
 //! dropping the inode cache of an XFS file system of 5000 files and reading it back, over and
-//! over. The kernel counts, per BPF program, how often it ran (`run_cnt`) and for how long
+//! over; for biolatency, direct reads of 4 KiB from a loop device. The kernel counts, per BPF program, how often it ran (`run_cnt`) and for how long
 //! (`run_time_ns`); `bpftool prog show --json` reports both, and the program's size after the
 //! verifier (`bytes_xlated`). The programs of a tool are the ones it holds file descriptors of
 //! (`/proc/<pid>/fdinfo`, `prog_id`), or those that bpftool's `pids` field gives it, so other
@@ -20,14 +20,14 @@
 //! A case whose hook this kernel lacks (ours refuses it) is skipped with ours' reason.
 //!
 //! ```text
-//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim
+//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency
 //! cargo run --release -p hist-benches --bin kernel-cost -- --seconds 5
 //! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool xfsreclaim
 //! ```
 //!
 //! Our tools are `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`;
 //! libbpf-tools' are found with `dpkg -L libbpf-tools` (or `$HIST_C_CPUDIST_BIN`,
-//! `$HIST_C_FSDIST_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
+//! `$HIST_C_FSDIST_BIN`, `$HIST_C_BIOLATENCY_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
 //! `$HIST_BPFTOOL_BIN`; packages `bpftrace`, `bpftool`); `cargo xtask bench` installs them, this
 //! does not.
 
@@ -48,14 +48,14 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, ValueEnum};
-use hist_test_fixtures::{LoopbackNfs, Xfs, reclaim_inodes};
+use hist_test_fixtures::{LoopDevice, LoopbackNfs, Xfs, reclaim_inodes};
 use serde_json::{Value, json};
 
 /// In-kernel cost per event of hist's tools next to libbpf-tools and bpftrace (needs root).
 #[derive(Parser)]
 #[command(name = "kernel-cost")]
 struct Args {
-    /// the tools to measure (default: cpudist)
+    /// the tools to measure (default: cpudist and biolatency, whose hooks every kernel has)
     #[arg(long = "tool", value_enum)]
     tools: Vec<ToolName>,
     /// seconds of load per run (each tool runs twice per case)
@@ -74,6 +74,7 @@ enum ToolName {
     Cpudist,
     Nfsdist,
     Xfsreclaim,
+    Biolatency,
 }
 
 /// Set by SIGINT / SIGTERM: stop, clean up (tools, load, sysctl) and exit non-zero.
@@ -155,7 +156,15 @@ const BPFTRACE_XFS_FENTRY: &str = "\
     /@start[tid]/ { @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
     delete(@start[tid]); }";
 
-const BENCHES: [Bench; 3] = [
+/// bpftrace's block I/O latency (its `tools/biolatency.bt`, on the tracepoints, which 0.17
+/// has for every kernel): from issue to completion, by disk and sector.
+const BPFTRACE_BIO: &str = "\
+    tracepoint:block:block_rq_issue { @start[args->dev, args->sector] = nsecs; } \
+    tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/ { \
+    @usecs = hist((nsecs - @start[args->dev, args->sector]) / 1000); \
+    delete(@start[args->dev, args->sector]); }";
+
+const BENCHES: [Bench; 4] = [
     Bench {
         tool: ToolName::Cpudist,
         c: Some(("cpudist", "HIST_C_CPUDIST_BIN")),
@@ -209,6 +218,24 @@ const BENCHES: [Bench; 3] = [
         ],
     },
     Bench {
+        tool: ToolName::Biolatency,
+        c: Some(("biolatency", "HIST_C_BIOLATENCY_BIN")),
+        cases: &[
+            Case {
+                name: "block I/O",
+                ours: &[],
+                c: Some(&[]),
+                bpftrace: BPFTRACE_BIO,
+            },
+            Case {
+                name: "block I/O per disk (-D)",
+                ours: &["-D"],
+                c: Some(&["-D"]),
+                bpftrace: BPFTRACE_BIO,
+            },
+        ],
+    },
+    Bench {
         tool: ToolName::Xfsreclaim,
         c: None,
         cases: &[
@@ -234,6 +261,7 @@ impl ToolName {
             ToolName::Cpudist => "cpudist",
             ToolName::Nfsdist => "nfsdist",
             ToolName::Xfsreclaim => "xfsreclaim",
+            ToolName::Biolatency => "biolatency",
         }
     }
 }
@@ -378,7 +406,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let selected = if args.tools.is_empty() {
-        vec![ToolName::Cpudist]
+        vec![ToolName::Cpudist, ToolName::Biolatency]
     } else {
         args.tools.clone()
     };
@@ -939,6 +967,8 @@ enum Workload {
     NfsFiles { file: PathBuf, _nfs: LoopbackNfs },
     /// Inode cache reclaim of an XFS file system's files, over and over.
     XfsReclaim { xfs: Xfs },
+    /// Direct reads of 4 KiB from a loop device: one block request each.
+    DirectReads { disk: LoopDevice },
 }
 
 /// Files made on the XFS file system: each reclaim round frees their inodes.
@@ -964,6 +994,10 @@ impl Workload {
                 }
                 Workload::XfsReclaim { xfs }
             }
+            ToolName::Biolatency => {
+                let disk = LoopDevice::attach(64, None).map_err(|why| anyhow!("loop: {why}"))?;
+                Workload::DirectReads { disk }
+            }
         })
     }
 
@@ -978,6 +1012,9 @@ impl Workload {
                 "drop_caches and relist of {XFS_FILES} files on {}",
                 xfs.mnt().display()
             ),
+            Workload::DirectReads { disk } => {
+                format!("O_DIRECT reads of 4 KiB from {}", disk.path())
+            }
         }
     }
 
@@ -1007,6 +1044,26 @@ impl Workload {
             Workload::XfsReclaim { xfs } => {
                 let dir = xfs.mnt();
                 load.spawn(move || reclaim_inodes(&dir).map_err(std::io::Error::other));
+            }
+            Workload::DirectReads { disk } => {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                let device = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECT)
+                    .open(disk.path())
+                    .with_context(|| format!("opening {}", disk.path()))?;
+                // O_DIRECT wants a buffer aligned to the logical block size.
+                #[repr(C, align(4096))]
+                struct Block([u8; 4096]);
+                let mut block = Block([0; 4096]);
+                let mut offset = 0;
+                load.spawn(move || {
+                    // The whole block, not its field alone (a closure captures only the field
+                    // it names, which is not aligned).
+                    let aligned: &mut Block = &mut block;
+                    offset = (offset + 4096) % (64 << 20);
+                    device.read_at(&mut aligned.0, offset).map(drop)
+                });
             }
         }
         Ok(load)
