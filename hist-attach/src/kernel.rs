@@ -10,6 +10,7 @@
 //! * fentry/fexit: [`require_fentry`], then [`require_btf_func`] (vmlinux and module BTF), and
 //!   [`fentry_load_error`] to explain a failed load;
 //! * block devices: [`block`]: a request's fields, disk names, flag names.
+//! * tasks: [`sched`]: a task's ids and state.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), hist_attach::kernel::KernelError> {
@@ -45,6 +46,7 @@ mod caps;
 mod field;
 mod kallsyms;
 mod module_fentry;
+pub mod sched;
 mod tracefs;
 
 pub use btf::{KernelBtf, btf_func_owner, btf_has_func, require_btf_func, vmlinux_btf_available};

@@ -16,6 +16,8 @@
 //! * [`drops`]: [`DropCause`], why an event could not be counted, and the map that counts it.
 //! * [`names`]: every name the eBPF object and user space must agree on (maps, sums, config,
 //!   programs), checked when the eBPF side builds.
+//! * [`sched`]: the scheduler's tracepoints and where a task's ids and state are
+//!   ([`sched::TaskFields`]), for run-queue tools.
 //! * [`start`]: the start maps of latency, per thread or keyed ([`StartDesc`]), and their
 //!   sizes.
 //!
@@ -43,6 +45,7 @@ pub mod drops;
 pub mod field;
 pub mod key;
 pub mod names;
+pub mod sched;
 pub mod slot;
 pub mod start;
 

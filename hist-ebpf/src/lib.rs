@@ -48,6 +48,7 @@ mod field;
 mod hash;
 mod latency;
 pub mod op_start;
+pub mod sched;
 mod start;
 pub mod task_start;
 

@@ -12,6 +12,8 @@
 //!   opens it, reads 4 KiB (`pread`), writes 4 KiB (`pwrite`), `fsync`s it, `stat`s its path and
 //!   closes it: TIMES of each of those calls, one file operation each;
 //! * `churn PROCESSES`: forks PROCESSES children one after another, each exiting at once;
+//! * `ping-pong TIMES`: two threads pass a byte back and forth over two pipes TIMES times, each
+//!   blocking in `read` until the other writes: 2 × TIMES wake-ups of one thread by the other;
 //! * `direct-reads DEVICE TIMES`: reads 4 KiB from the block device DEVICE, opened read-only
 //!   with `O_DIRECT` (before the go line), TIMES times at successive offsets: one block request
 //!   each, past the page cache; read-only, so closing it makes udev probe nothing.
@@ -28,7 +30,7 @@ fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let number = |i: usize| -> u64 {
         args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
-            panic!("usage: workload getpid|sleep|sleeps|spin|files|churn|direct-reads ARGS… (got {args:?})")
+            panic!("usage: workload getpid|sleep|sleeps|spin|files|churn|ping-pong|direct-reads ARGS… (got {args:?})")
         })
     };
     if args.first().map(String::as_str) == Some("files") {
@@ -133,6 +135,25 @@ fn main() {
                 }
             }
         }
+        Some("ping-pong") => {
+            use std::io::{Read as _, Write as _};
+            let times = number(1);
+            let (mut ping_rx, mut ping_tx) = io::pipe().expect("pipe");
+            let (mut pong_rx, mut pong_tx) = io::pipe().expect("pipe");
+            let echo = thread::spawn(move || {
+                let mut byte = [0u8];
+                for _ in 0..times {
+                    ping_rx.read_exact(&mut byte).expect("ping");
+                    pong_tx.write_all(&byte).expect("pong");
+                }
+            });
+            let mut byte = [1u8];
+            for _ in 0..times {
+                ping_tx.write_all(&byte).expect("ping");
+                pong_rx.read_exact(&mut byte).expect("pong");
+            }
+            echo.join().expect("echo thread");
+        }
         Some("direct-reads") => {
             let device = device.expect("opened above");
             // O_DIRECT wants a buffer aligned to the logical block size: 4096 is enough.
@@ -147,6 +168,8 @@ fn main() {
                 );
             }
         }
-        _ => panic!("usage: workload getpid|sleep|sleeps|spin|files|churn|direct-reads ARGS…"),
+        _ => panic!(
+            "usage: workload getpid|sleep|sleeps|spin|files|churn|ping-pong|direct-reads ARGS…"
+        ),
     }
 }

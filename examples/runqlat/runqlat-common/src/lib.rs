@@ -1,0 +1,35 @@
+//! What both sides of runqlat compile: its settings and its histogram's description. The
+//! scheduler's ops and the run-queue start map are `hist_core::sched`'s.
+#![no_std]
+
+use hist_core::{HistDesc, Layout, Settings, Unit, sched::TaskFields};
+
+/// Run-queue latency, in µs (ms with `-m`).
+pub struct RunqLatency;
+
+impl HistDesc for RunqLatency {
+    /// The process (`-P`) or thread (`-L`) that waited; 0 for one histogram of all.
+    type Prefix = u32;
+    const NAME: &'static str = "LATENCY";
+    /// Up to 2^27 µs (2 min): longer waits count in the overflow slot.
+    const LAYOUT: Layout = Layout::log2(26);
+    const UNIT: Unit = Unit::Microseconds;
+    /// Processes or threads counted at once.
+    const PREFIXES: u32 = 2048;
+}
+
+/// What runqlat's flags tell the probes. All `u32`: no padding.
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Config {
+    /// `-p`, `-m`, and sums for Prometheus.
+    pub settings: Settings,
+    /// `-P`: a histogram per process.
+    pub per_process: u32,
+    /// `-L`: a histogram per thread.
+    pub per_thread: u32,
+    /// Where `tp_btf` finds a task's ids and state on this kernel.
+    pub task: TaskFields,
+}
+
+hist_core::tool_config!(Config);

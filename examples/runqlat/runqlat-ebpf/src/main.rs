@@ -1,0 +1,47 @@
+//! runqlat's eBPF side: how long tasks wait in a run queue, from their wake-up (or, preempted,
+//! their switch-out) to their switch-in, per process, per thread, or for all.
+#![no_std]
+#![no_main]
+
+use hist_ebpf::{HashHist, StartTimes, Sums, hist_core::sched::RunQueueStart, sched::Task};
+use runqlat_common::{Config, RunqLatency};
+
+hist_ebpf::ebpf_program!(Config);
+
+hist_ebpf::maps! {
+    static LATENCY: HashHist<RunqLatency>;
+    static LATENCY_SUM: Sums<RunqLatency>;
+    // By thread: the task woken is not the one running, so it is found by its id.
+    static RUN_QUEUE_START: StartTimes<RunQueueStart>;
+}
+
+// sched_wakeup, sched_wakeup_new and sched_switch by tp_btf and by tracefs.
+hist_ebpf::run_queue_probes!(CONFIG.get().task; wakeup: enqueue, switch: on_switch);
+
+#[inline(always)]
+fn enqueue(task: &Task) {
+    let tgid = CONFIG.get().settings.tgid;
+    if task.pid() == 0 || (tgid != 0 && task.tgid() != Some(tgid)) {
+        return;
+    }
+    RUN_QUEUE_START.start(&task.pid());
+}
+
+#[inline(always)]
+fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) {
+    // A task preempted goes back to its run queue.
+    if prev_runnable {
+        enqueue(prev);
+    }
+    let Some(ns) = RUN_QUEUE_START.elapsed_ns(&next.pid()) else {
+        return;
+    };
+    let config = CONFIG.get();
+    let key = match (config.per_process != 0, config.per_thread != 0) {
+        (true, _) => next.tgid().unwrap_or(0),
+        (_, true) => next.pid(),
+        _ => 0,
+    };
+    let value = config.settings.to_unit(ns);
+    hist_ebpf::record(&LATENCY, &LATENCY_SUM, &config.settings, key, value);
+}

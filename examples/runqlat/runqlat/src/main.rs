@@ -1,0 +1,77 @@
+//! runqlat: summarize run queue (scheduler) latency as a histogram.
+//!
+//! A rebuild of libbpf-tools' `runqlat` on hist: same flags, same output, plus `-j`,
+//! `--prometheus`, `--percentiles`, `--precision` and heatmaps. Copy this directory to start a
+//! tool timing something one task starts and another ends: `runqlat-common` describes the
+//! histogram, `runqlat-ebpf` keeps each waiting task's start by thread id and records, and this
+//! file reads the kernel's task fields, loads, attaches and prints.
+
+use clap::Parser;
+use hist_tool::{
+    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
+    hist_core::{HistDesc, Starts, sched},
+    kernel,
+    plan::Hook,
+};
+use runqlat_common::{Config, RunqLatency};
+
+const EXAMPLES: &str = "examples:
+    runqlat         # summarize run queue latency as a histogram
+    runqlat 1 10    # print 1 second summaries, 10 times
+    runqlat -mT 1   # 1s summaries, milliseconds, and timestamps
+    runqlat -P      # show each PID separately
+    runqlat -p 185  # trace PID 185 only
+    runqlat --percentiles 5   # p50, p90, p99, p99.9 after each histogram";
+
+/// Summarize run queue (scheduler) latency as a histogram.
+#[derive(Parser)]
+#[command(name = "runqlat", version, after_help = EXAMPLES)]
+struct Args {
+    /// include timestamp on output
+    #[arg(short = 'T', long)]
+    timestamp: bool,
+    /// print a histogram per process ID
+    #[arg(short = 'P', long, conflicts_with = "tids")]
+    pids: bool,
+    /// print a histogram per thread ID
+    #[arg(short = 'L', long)]
+    tids: bool,
+    #[command(flatten)]
+    pid: PidArg,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() {
+    hist_tool::exit_on_error("runqlat", run(Args::parse()));
+}
+
+fn run(args: Args) -> Result<(), ToolError> {
+    let by_process = args.pids || args.pid.pid.is_some();
+    let tool = Tool::new("runqlat", args.common, RunqLatency::UNIT)?.with_pid(args.pid)?;
+    let config = Config {
+        settings: tool.settings(),
+        per_process: args.pids as u32,
+        per_thread: args.tids as u32,
+        task: kernel::sched::task_fields()?,
+    };
+    let objects = hist_tool::objects!("runqlat", single);
+    let loaded = tool.load::<(RunqLatency, Starts<sched::RunQueueStart>)>(objects, config)?;
+    let tracing = loaded.attach(&sched::WAKEUP_TO_RUN)?;
+    if by_process && tracing.hooks().any(|hook| hook == Hook::Tracepoint) {
+        let why = "-P and -p need tp_btf: the sched tracepoints' records do not say whose process a woken task is";
+        return Err(ToolError::Usage(why.into()));
+    }
+    let section = match (args.pids, args.tids) {
+        (true, _) => Some(Section::Pid),
+        (_, true) => Some(Section::Tid),
+        _ => None,
+    };
+    let per_task = section.is_some();
+    let banner = "Tracing run queue latency... Hit Ctrl-C to end.";
+    let view = View::new(banner, "runqlat_seconds", "Run queue (scheduler) latency")
+        .sections(section, hist_tool::pid_comm)
+        .timestamp(args.timestamp.then_some(Timestamp::Hms))
+        .retire_when(per_task.then_some(hist_tool::task_gone));
+    tracing.run::<RunqLatency>(&view)
+}

@@ -1,0 +1,36 @@
+//! Tasks, for run-queue tools (runqlat, runqslower): where a task's ids and state are on this
+//! kernel ([`task_fields`]), for `hist_ebpf::sched`'s probes.
+
+use hist_core::sched::TaskFields;
+
+use super::{KernelBtf, KernelError, KernelField, TASK_STATE};
+
+/// A task's thread id.
+pub const TASK_PID: KernelField = KernelField {
+    name: "the thread id of a task",
+    chains: &[&["task_struct.pid"]],
+};
+/// A task's process id.
+pub const TASK_TGID: KernelField = KernelField {
+    name: "the process id of a task",
+    chains: &[&["task_struct.tgid"]],
+};
+
+/// Where a task's [`TASK_PID`], [`TASK_TGID`] and [`TASK_STATE`] are on this kernel, from its
+/// BTF; [`TaskFields::ABSENT`] when the kernel has no BTF (only the tracefs tracepoints can
+/// serve then).
+///
+/// # Errors
+///
+/// [`KernelError::FieldAbsent`] when BTF lacks one of them, and as
+/// [`KernelBtf::resolve_field`].
+pub fn task_fields() -> Result<TaskFields, KernelError> {
+    let Ok(btf) = KernelBtf::load() else {
+        return Ok(TaskFields::ABSENT);
+    };
+    Ok(TaskFields {
+        pid: btf.require_field(&TASK_PID)?,
+        tgid: btf.require_field(&TASK_TGID)?,
+        state: btf.require_field(&TASK_STATE)?,
+    })
+}

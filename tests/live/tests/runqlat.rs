@@ -1,0 +1,102 @@
+//! runqlat side by side with libbpf-tools' runqlat, in the same run: two threads of one process
+//! waking each other over pipes, traced with `-p PID` and `-P -p PID` by both: the same number of
+//! waits, at least one per wake-up, with the same shape within a bucket. The tracefs plan counts
+//! them too, and refuses `-p` (its records do not say whose process a woken task is). No clock:
+//! counts of wake-ups, and two tools' timings of the same waits compared to each other.
+
+mod common;
+
+use std::process::Command;
+
+use common::{
+    Traced, Workload,
+    reference::{Reference, Rows, histograms, same_shape_within_a_bucket, total},
+    report, trace_around,
+};
+
+/// Round trips of the ping-pong: each wakes each thread once.
+const ROUNDS: u64 = 500;
+
+/// Runs the ping-pong under our runqlat with `args` and libbpf-tools' with `reference_args`
+/// (`{pid}` replaced by the workload's pid in both); what each printed, and the pid.
+fn side_by_side(args: &[&str], reference_args: Option<&[&str]>) -> (String, Option<String>, u32) {
+    let workload = Workload::spawn(&["ping-pong", &ROUNDS.to_string()]);
+    let pid = workload.pid();
+    let with_pid = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.replace("{pid}", &pid.to_string()))
+            .collect()
+    };
+    let reference = reference_args.map(|args| {
+        let args = with_pid(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Reference::start("runqlat", &args).unwrap_or_else(|why| panic!("{why}"))
+    });
+    let ours = with_pid(args);
+    let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+    let mut workload = Some(workload);
+    let Traced { output, stderr, .. } = trace_around("runqlat", &ours, || {
+        workload.take().unwrap().run_to_end();
+    });
+    assert!(
+        workload.is_none(),
+        "runqlat {ours:?} did not start:\n{stderr}"
+    );
+    (output, reference.map(Reference::finish), pid)
+}
+
+/// The histogram whose section value starts with `pid` (`pid = 1234 workload`, or `1234` alone
+/// once the process is gone), or the only one when there are no sections.
+fn of_pid(output: &str, pid: Option<u32>) -> Rows {
+    let all = histograms(output);
+    let found = all.into_iter().find(|(section, _)| match pid {
+        Some(pid) => section.split_whitespace().next() == Some(&pid.to_string()),
+        None => section.is_empty(),
+    });
+    found
+        .unwrap_or_else(|| panic!("no histogram of {pid:?} in:\n{output}"))
+        .1
+}
+
+#[test]
+fn runqlat_counts_what_libbpf_tools_counts_for_a_process() {
+    for (args, per_process) in [
+        (&["-p", "{pid}"][..], false),
+        (&["-P", "-p", "{pid}"], true),
+    ] {
+        let (ours, theirs, pid) = side_by_side(args, Some(args));
+        let theirs = theirs.unwrap();
+        let section = per_process.then_some(pid);
+        let (a, b) = (of_pid(&ours, section), of_pid(&theirs, section));
+        let both = format!("ours:\n{ours}\nlibbpf-tools:\n{theirs}");
+        assert_eq!(total(&a), total(&b), "{args:?}: {both}");
+        assert!(total(&a) >= 2 * ROUNDS, "{args:?}: {both}");
+        assert!(same_shape_within_a_bucket(&a, &b), "{args:?}: {both}");
+        report(&format!(
+            "runqlat {}: {} waits (2 × {ROUNDS} wake-ups and more), as libbpf-tools, same shape",
+            args.join(" ").replace("{pid}", "PID"),
+            total(&a)
+        ));
+    }
+}
+
+#[test]
+fn runqlat_counts_waits_on_the_tracefs_plan_and_refuses_what_it_cannot_tell() {
+    // Every task's waits: at least the ping-pong's.
+    let (ours, _, _) = side_by_side(&["--attach", "tracepoint"], None);
+    let all = of_pid(&ours, None);
+    assert!(total(&all) >= 2 * ROUNDS, "{ours}");
+    report(&format!(
+        "runqlat --attach tracepoint: {} waits of all tasks",
+        total(&all)
+    ));
+    let output = Command::new(common::tool_bin("runqlat"))
+        .args(["--attach", "tracepoint", "-p", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("need tp_btf"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+}
