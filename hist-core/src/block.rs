@@ -60,14 +60,17 @@ pub struct DiskFlags {
 crate::key_prefix!(DiskFlags);
 
 /// When each request in flight started: the start map of a block tool, declared
-/// `static BLOCK_REQUEST_START: hist_ebpf::StartTimes<RequestStart>`.
+/// `static BLOCK_REQUEST_START: hist_ebpf::StartSlots<RequestStart>`. A request's address is
+/// unique while it is in flight, so a direct-mapped table serves, without a hash map's update
+/// and delete per request.
 pub struct RequestStart;
 
 impl StartDesc for RequestStart {
     type Key = Request;
     const NAME: &'static str = "BLOCK_REQUEST_START";
-    /// libbpf-tools' bound; one more in flight counts as a drop.
-    const DOMAIN: StartDomain = StartDomain::InFlight(10_240);
+    /// 32 768 slots of 24 bytes (768 KiB): a device queue holds at most a few hundred
+    /// requests, so two in flight at once share a slot rarely, and each time counts a drop.
+    const DOMAIN: StartDomain = StartDomain::Slots(32_768);
 }
 
 /// Where a block request's facts are on this kernel. `#[repr(C)]`, all `u32`: no padding, so

@@ -35,6 +35,11 @@ pub enum StartDomain {
     /// At most this many in flight at once: block requests (libbpf-tools' biolatency keeps
     /// 10 240), connections. One more in flight counts as a drop.
     InFlight(u32),
+    /// A direct-mapped table of this many slots (a power of two), for keys that stay unique
+    /// while in flight (a kernel object's address): `hist_ebpf::StartSlots`. A key's slot is
+    /// picked by a hash of the key; a start that takes a slot another key still holds counts a
+    /// drop. Made for the many keys that are few in flight at once: size it well above that.
+    Slots(u32),
 }
 
 impl StartDomain {
@@ -48,7 +53,7 @@ impl StartDomain {
     pub const fn entries(self, pid_max: u32) -> u32 {
         match self {
             Self::Threads => start_entries(pid_max),
-            Self::InFlight(entries) => entries,
+            Self::InFlight(entries) | Self::Slots(entries) => entries,
         }
     }
 }
@@ -84,6 +89,37 @@ pub trait StartDesc {
     const NAME: &'static str;
     /// How many starts it must hold at once.
     const DOMAIN: StartDomain;
+}
+
+/// The slot of a key in a table of `slots` slots ([`StartDomain::Slots`], a power of two), from
+/// the key's 8-byte words: a multiplicative (Fibonacci) hash, the same in a probe
+/// (`hist_ebpf::StartSlots`) and in user space, where a test picks keys that collide.
+///
+/// ```
+/// let slot = hist_core::start::slot_of(&[0xffff_8881_0a3c_0000, 0], 32_768);
+/// assert!(slot < 32_768);
+/// assert_eq!(hist_core::start::slot_of(&[7], 1), 0);
+/// ```
+pub const fn slot_of(words: &[u64], slots: u32) -> u32 {
+    let mut hash = 0;
+    let mut i = 0;
+    while i < words.len() {
+        hash = slot_hash(hash, words[i]);
+        i += 1;
+    }
+    slot_index(hash, slots)
+}
+
+/// One step of [`slot_of`]'s hash: the hash so far with the next word mixed in.
+#[inline(always)]
+pub const fn slot_hash(hash: u64, word: u64) -> u64 {
+    (hash ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The last step of [`slot_of`]: the hash's high half, masked to the table.
+#[inline(always)]
+pub const fn slot_index(hash: u64, slots: u32) -> u32 {
+    (hash >> 32) as u32 & (slots - 1)
 }
 
 /// The most entries a start map gets, whatever `pid_max` is.

@@ -4,7 +4,11 @@
 //! user space resolved at load, as libbpf-tools' `get_disk()` and `BPF_CORE_READ(rq,
 //! cmd_flags)` do with CO-RE.
 
-use aya_ebpf::programs::{BtfTracePointContext, TracePointContext};
+use aya_ebpf::{
+    EbpfContext as _,
+    helpers::bpf_probe_read_kernel,
+    programs::{BtfTracePointContext, TracePointContext},
+};
 use hist_core::block::{DiskFlags, RECORD_DEV, RECORD_SECTOR, Request, RequestFields, kernel_dev};
 
 use crate::read_field;
@@ -29,11 +33,16 @@ impl BlockRequest {
     /// kernel does not take, whose second argument a 5.11+ tracepoint does not have.
     #[inline(always)]
     pub fn at_btf(ctx: &BtfTracePointContext, fields: RequestFields, first_arg: bool) -> Self {
-        let rq: u64 = if first_arg || fields.rq_arg == 0 {
-            ctx.arg(0)
+        let args = ctx.as_ptr() as *const u64;
+        let at = if first_arg || fields.rq_arg == 0 {
+            args
         } else {
-            ctx.arg(1)
+            args.wrapping_add(1)
         };
+        // Copied by the helper, the request's address is a number to the verifier, which
+        // allows no arithmetic on a pointer argument: `StartSlots` hashes it.
+        // SAFETY: bpf_probe_read_kernel checks the address: the tracepoint's arguments.
+        let rq = unsafe { bpf_probe_read_kernel(at) }.unwrap_or(0);
         let key = Request { id: rq, sector: 0 };
         let record_dev = 0;
         Self {

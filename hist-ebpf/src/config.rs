@@ -22,10 +22,16 @@ impl<T: Copy> Config<T> {
     }
 
     /// The value as loaded.
+    ///
+    /// Only the fields a program uses are read: the compiler would fold the default into the
+    /// code, so the address is read through a volatile load that it cannot see through, and
+    /// the fields are plain loads from there (a volatile read of the whole value would load
+    /// every field at every call). The verifier still sees loads from the frozen read-only
+    /// config, whose values it knows, and drops the branches they rule out.
     #[inline(always)]
     pub fn get(&self) -> T {
-        // SAFETY: a valid, aligned static. Volatile, because the compiler would otherwise fold
-        // the default into the code, and the loader's value would never be read.
-        unsafe { core::ptr::read_volatile(&self.0) }
+        let at: *const T = &self.0;
+        // SAFETY: `at` is this valid, aligned static, read back unchanged.
+        unsafe { *core::ptr::read_volatile(&at) }
     }
 }

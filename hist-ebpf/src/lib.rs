@@ -27,6 +27,9 @@
 //! ([`tracepoint_latency!`] those of a start/end tracepoint pair). An interval that a task
 //! starts and ends itself, across switches (cpudist's off-CPU time), keeps its start with
 //! [`task_start`]: in the task's own storage where the kernel has it (feature `task-storage`).
+//! An operation that ends in another context keeps its start by key ([`StartTimes`], a hash;
+//! [`StartSlots`], a direct-mapped table for keys unique while in flight); [`block`] and
+//! [`sched`] give block and run-queue tools their requests and tasks.
 //! Kernel struct fields are read through offsets user space resolved from BTF at load
 //! ([`read_field`], [`hist_core::field`]). Load-time settings come in one typed value, [`Config`]; [`Sums`] keeps the per-prefix sum
 //! that Prometheus' `_sum` needs. [`ebpf_program!`] writes the panic handler and license.
@@ -50,6 +53,7 @@ mod latency;
 pub mod op_start;
 pub mod sched;
 mod start;
+mod start_slots;
 pub mod task_start;
 
 pub use array::{ArrayHist, PerCpuArrayHist};
@@ -62,6 +66,7 @@ pub use hist_core::{
 };
 pub use latency::{enter, exit, record};
 pub use start::{StartTimes, now_ns};
+pub use start_slots::StartSlots;
 
 #[doc(hidden)]
 pub mod __private {

@@ -36,7 +36,7 @@ impl<S: StartDesc> StartTimes<S> {
     pub const fn new() -> Self {
         let entries = match S::DOMAIN {
             StartDomain::Threads => 10_240,
-            StartDomain::InFlight(entries) => entries,
+            StartDomain::InFlight(entries) | StartDomain::Slots(entries) => entries,
         };
         Self {
             map: HashMap::with_max_entries(entries, 0),

@@ -1,10 +1,10 @@
 //! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
 //! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
-//! histogram; `biolatency` beside libbpf-tools' `biolatency` and bpftrace; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
+//! histogram; `biolatency` and `runqlat` beside libbpf-tools' and bpftrace's; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
 //! bpftrace (ebpf_exporter, the original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
-//! under the same load, generated here: for cpudist, pairs of threads ping-ponging one byte over
+//! under the same load, generated here: for cpudist and runqlat, pairs of threads ping-ponging one byte over
 //! two pipes (a constant stream of context switches); for nfsdist, a loop of open, `pread`,
 //! `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for xfsreclaim,
 //! dropping the inode cache of an XFS file system of 5000 files and reading it back, over and
@@ -20,14 +20,14 @@
 //! A case whose hook this kernel lacks (ours refuses it) is skipped with ours' reason.
 //!
 //! ```text
-//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency
+//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency -p runqlat
 //! cargo run --release -p hist-benches --bin kernel-cost -- --seconds 5
 //! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool xfsreclaim
 //! ```
 //!
 //! Our tools are `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`;
 //! libbpf-tools' are found with `dpkg -L libbpf-tools` (or `$HIST_C_CPUDIST_BIN`,
-//! `$HIST_C_FSDIST_BIN`, `$HIST_C_BIOLATENCY_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
+//! `$HIST_C_FSDIST_BIN`, `$HIST_C_BIOLATENCY_BIN`, `$HIST_C_RUNQLAT_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
 //! `$HIST_BPFTOOL_BIN`; packages `bpftrace`, `bpftool`); `cargo xtask bench` installs them, this
 //! does not.
 
@@ -55,7 +55,7 @@ use serde_json::{Value, json};
 #[derive(Parser)]
 #[command(name = "kernel-cost")]
 struct Args {
-    /// the tools to measure (default: cpudist and biolatency, whose hooks every kernel has)
+    /// the tools to measure (default: cpudist, biolatency and runqlat, whose hooks every kernel has)
     #[arg(long = "tool", value_enum)]
     tools: Vec<ToolName>,
     /// seconds of load per run (each tool runs twice per case)
@@ -75,6 +75,7 @@ enum ToolName {
     Nfsdist,
     Xfsreclaim,
     Biolatency,
+    Runqlat,
 }
 
 /// Set by SIGINT / SIGTERM: stop, clean up (tools, load, sysctl) and exit non-zero.
@@ -164,7 +165,16 @@ const BPFTRACE_BIO: &str = "\
     @usecs = hist((nsecs - @start[args->dev, args->sector]) / 1000); \
     delete(@start[args->dev, args->sector]); }";
 
-const BENCHES: [Bench; 4] = [
+/// bpftrace's run-queue latency (its `tools/runqlat.bt`): from wake-up, or preemption, to
+/// switch-in, by thread id (`TASK_RUNNING` is 0).
+const BPFTRACE_RUNQ: &str = "\
+    tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new { @qtime[args->pid] = nsecs; } \
+    tracepoint:sched:sched_switch { \
+    if (args->prev_state == 0 || args->prev_state == 256) { @qtime[args->prev_pid] = nsecs; } \
+    $ns = @qtime[args->next_pid]; \
+    if ($ns) { @usecs = hist((nsecs - $ns) / 1000); } delete(@qtime[args->next_pid]); }";
+
+const BENCHES: [Bench; 5] = [
     Bench {
         tool: ToolName::Cpudist,
         c: Some(("cpudist", "HIST_C_CPUDIST_BIN")),
@@ -236,6 +246,24 @@ const BENCHES: [Bench; 4] = [
         ],
     },
     Bench {
+        tool: ToolName::Runqlat,
+        c: Some(("runqlat", "HIST_C_RUNQLAT_BIN")),
+        cases: &[
+            Case {
+                name: "run queue",
+                ours: &[],
+                c: Some(&[]),
+                bpftrace: BPFTRACE_RUNQ,
+            },
+            Case {
+                name: "run queue per thread (-L)",
+                ours: &["-L"],
+                c: Some(&["-L"]),
+                bpftrace: BPFTRACE_RUNQ,
+            },
+        ],
+    },
+    Bench {
         tool: ToolName::Xfsreclaim,
         c: None,
         cases: &[
@@ -262,6 +290,7 @@ impl ToolName {
             ToolName::Nfsdist => "nfsdist",
             ToolName::Xfsreclaim => "xfsreclaim",
             ToolName::Biolatency => "biolatency",
+            ToolName::Runqlat => "runqlat",
         }
     }
 }
@@ -406,7 +435,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let selected = if args.tools.is_empty() {
-        vec![ToolName::Cpudist, ToolName::Biolatency]
+        vec![ToolName::Cpudist, ToolName::Biolatency, ToolName::Runqlat]
     } else {
         args.tools.clone()
     };
@@ -977,7 +1006,7 @@ const XFS_FILES: usize = 5000;
 impl Workload {
     fn prepare(tool: ToolName, pairs: u64) -> anyhow::Result<Workload> {
         Ok(match tool {
-            ToolName::Cpudist => Workload::Switches { pairs },
+            ToolName::Cpudist | ToolName::Runqlat => Workload::Switches { pairs },
             ToolName::Nfsdist => {
                 let nfs = LoopbackNfs::mount().map_err(|why| anyhow!("NFS: {why}"))?;
                 let file = nfs.mnt().join("file");

@@ -94,6 +94,35 @@ impl StartDesc for RequestStart {
 /// `keyed_getpid`); `u64::MAX` where a start was not found.
 pub const KEYED_RESULTS: u32 = 6;
 
+/// The start-slots test's table: four slots, keyed by a number.
+pub struct TinySlots;
+impl StartDesc for TinySlots {
+    type Key = u64;
+    const NAME: &'static str = "TINY_SLOTS";
+    const DOMAIN: StartDomain = StartDomain::Slots(4);
+}
+
+/// Keys of [`TinySlots`]: the first two share a slot, the third has another
+/// (`hist_core::start::slot_of`, the probe's own hash).
+pub const SLOT_KEYS: [u64; 3] = {
+    const fn slot(key: u64) -> u32 {
+        hist_core::start::slot_of(&[key], 4)
+    }
+    let a = 1;
+    let mut b = a + 1;
+    while slot(b) != slot(a) {
+        b += 1;
+    }
+    let mut c = a + 1;
+    while slot(c) == slot(a) {
+        c += 1;
+    }
+    [a, b, c]
+};
+
+/// What the start-slots probe computes, in order (see `start_slots_getpid`).
+pub const START_SLOTS_RESULTS: u32 = 6;
+
 /// The kernel fields the field probe reads from the current task, by index in `FIELD_PATHS`:
 /// its parent's tgid by the first chain; the same with a chain this kernel lacks tried first;
 /// one this kernel lacks altogether. The test resolves them from BTF.

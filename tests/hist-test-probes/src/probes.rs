@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use hist_ebpf::{
     ArrayHist, FieldPath, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
-    StartTimes, Sums,
+    StartSlots, StartTimes, Sums,
 };
 
 use aya_ebpf::EbpfContext as _;
@@ -17,8 +17,8 @@ use hist_ebpf::hist_core::Buckets as _;
 
 use hist_test_descs::{
     CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, FIELD_COUNT, KEY_OPS,
-    KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_LAYOUTS,
-    SLOT_VALUES, TinyHist, TinyStart,
+    KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_KEYS,
+    SLOT_LAYOUTS, SLOT_VALUES, START_SLOTS_RESULTS, TinyHist, TinySlots, TinyStart,
 };
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
@@ -190,6 +190,64 @@ pub fn keyed_getpid(_ctx: TracePointContext) -> u32 {
     ];
     for (index, result) in results.into_iter().enumerate() {
         if let Some(out) = KEYED_OUT.get_ptr_mut(index as u32) {
+            // SAFETY: an array map value, ours for the duration of the program.
+            unsafe { *out = result.unwrap_or(u64::MAX) };
+        }
+    }
+    0
+}
+
+// ---- start slots: replace, insert-if-absent, free, and a slot two keys share ----
+
+hist_ebpf::maps! {
+    static TINY_SLOTS: StartSlots<TinySlots>;
+}
+/// What `start_slots_getpid` found, in the order its comments give.
+#[map]
+static START_SLOTS_OUT: Array<u64> = Array::with_max_entries(START_SLOTS_RESULTS, 0);
+
+#[tracepoint]
+pub fn start_slots_getpid(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: as in `count_getpid`.
+    if tgid != unsafe { core::ptr::read_volatile(&TARGET_TGID) } {
+        return 0;
+    }
+    // a and b share a slot, c has another.
+    let [a, b, c] = SLOT_KEYS;
+    let slots = &TINY_SLOTS;
+    let results = [
+        // 0: a later start replaces: 1000 − 300.
+        {
+            slots.start_at(&a, 100);
+            slots.start_at(&a, 300);
+            slots.elapsed_ns_at(&a, 1000)
+        },
+        // 1: freed already: none.
+        slots.elapsed_ns_at(&a, 1000),
+        // 2: insert-if-absent keeps the first start: 1000 − 100.
+        {
+            slots.start_if_absent_at(&a, 100);
+            slots.start_if_absent_at(&a, 300);
+            slots.elapsed_ns_at(&a, 1000)
+        },
+        // 3: b takes a's slot while a is in flight: one drop, and a's end finds no start…
+        {
+            slots.start_at(&a, 10);
+            slots.start_at(&b, 20);
+            slots.elapsed_ns_at(&a, 1000)
+        },
+        // 4: …while b's finds its own: 50 − 20.
+        slots.elapsed_ns_at(&b, 50),
+        // 5: a slot freed takes a key again with no drop, beside another slot's: 10 − 5.
+        {
+            slots.start_at(&c, 5);
+            slots.start_at(&a, 7);
+            slots.elapsed_ns_at(&c, 10)
+        },
+    ];
+    for (index, result) in results.into_iter().enumerate() {
+        if let Some(out) = START_SLOTS_OUT.get_ptr_mut(index as u32) {
             // SAFETY: an array map value, ours for the duration of the program.
             unsafe { *out = result.unwrap_or(u64::MAX) };
         }

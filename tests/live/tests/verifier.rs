@@ -125,6 +125,7 @@ fn test_probes_load() {
             "keys_sched_switch".into(),
             "nest_sched_switch".into(),
             "slots_getpid".into(),
+            "start_slots_getpid".into(),
         ],
     );
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use biolatency_common::{BlockLatency, Config};
-use hist_ebpf::{HashHist, StartTimes, Sums, block::BlockRequest, hist_core::block::RequestStart};
+use hist_ebpf::{HashHist, StartSlots, Sums, block::BlockRequest, hist_core::block::RequestStart};
 
 hist_ebpf::ebpf_program!(Config);
 
@@ -12,7 +12,7 @@ hist_ebpf::maps! {
     static LATENCY: HashHist<BlockLatency>;
     static LATENCY_SUM: Sums<BlockLatency>;
     // Kept by request: a request completes in another context than the one that issued it.
-    static BLOCK_REQUEST_START: StartTimes<RequestStart>;
+    static BLOCK_REQUEST_START: StartSlots<RequestStart>;
 }
 
 // block_rq_{insert,issue,complete} by tp_btf and by tracefs; the user side's plan picks one.
