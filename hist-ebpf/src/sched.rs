@@ -9,18 +9,19 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use hist_core::sched::{
-    RECORD_NEXT_PID, RECORD_PREV_STATE, RECORD_SLEEPING, RECORD_WAKEUP_PID, TaskFields,
+    RECORD_NEXT_PID, RECORD_PREV_STATE, RECORD_SLEEPING, RECORD_WAKEUP_PID, RunQueueStart,
+    TaskFields,
 };
 
-use crate::read_field;
+use crate::{StartTimes, read_field};
 
 /// A task a scheduler tracepoint names.
 pub struct Task {
-    /// Its thread id.
-    pid: u32,
+    /// Its thread id, when known without reading the task.
+    pid: Option<u32>,
     /// Its process id, when known without reading the task (the current one).
     tgid: Option<u32>,
-    /// The task, at `tp_btf`; 0 at tracefs.
+    /// The task, at `tp_btf` (a BTF pointer, as the program got it); 0 at tracefs.
     task: u64,
     fields: TaskFields,
 }
@@ -29,23 +30,23 @@ impl Task {
     /// The task whose ids and state `fields` locate at `task` (a `tp_btf` argument).
     #[inline(always)]
     pub fn at(task: u64, fields: TaskFields) -> Self {
-        let pid = read_field::<u32>(task, &fields.pid).unwrap_or(0);
         Self {
-            pid,
+            pid: None,
             tgid: None,
             task,
             fields,
         }
     }
 
-    /// The current task: the one a `sched_switch` switches out.
+    /// The current task, which a `sched_switch` switches out: `task` at `tp_btf` (its
+    /// argument), 0 at tracefs.
     #[inline(always)]
-    pub fn current() -> Self {
+    pub fn current(task: u64) -> Self {
         let pid_tgid = bpf_get_current_pid_tgid();
         Self {
-            pid: pid_tgid as u32,
+            pid: Some(pid_tgid as u32),
             tgid: Some((pid_tgid >> 32) as u32),
-            task: 0,
+            task,
             fields: TaskFields::ABSENT,
         }
     }
@@ -54,7 +55,7 @@ impl Task {
     #[inline(always)]
     pub fn by_pid(pid: u32) -> Self {
         Self {
-            pid,
+            pid: Some(pid),
             tgid: None,
             task: 0,
             fields: TaskFields::ABSENT,
@@ -64,7 +65,8 @@ impl Task {
     /// Its thread id (0: an idle task).
     #[inline(always)]
     pub fn pid(&self) -> u32 {
-        self.pid
+        let read = || read_field::<u32>(self.task, &self.fields.pid);
+        self.pid.or_else(read).unwrap_or(0)
     }
 
     /// Its process id; `None` where the hook does not tell (a tracefs record's woken or
@@ -73,6 +75,34 @@ impl Task {
     pub fn tgid(&self) -> Option<u32> {
         self.tgid
             .or_else(|| read_field::<u32>(self.task, &self.fields.tgid))
+    }
+
+    /// Notes that the task begins to wait now: in the task's own storage at `tp_btf` in
+    /// builds with feature `task-storage` (no key to hash; freed with the task), else in
+    /// `starts` by thread id.
+    #[inline(always)]
+    pub fn start_wait(&self, starts: &StartTimes<RunQueueStart>) {
+        #[cfg(feature = "task-storage")]
+        if self.task != 0 {
+            match crate::task_start::of_task(self.task, true) {
+                Some(start) => *start = crate::now_ns(),
+                None => crate::drops::count(hist_core::DropCause::StartFull, 1),
+            }
+            return;
+        }
+        starts.start(&self.pid());
+    }
+
+    /// Ends the task's wait: the nanoseconds since [`start_wait`](Self::start_wait), `None`
+    /// when it was not waiting (it began before tracing did, or was filtered out).
+    #[inline(always)]
+    pub fn waited_ns(&self, starts: &StartTimes<RunQueueStart>) -> Option<u64> {
+        #[cfg(feature = "task-storage")]
+        if self.task != 0 {
+            let start = core::mem::replace(crate::task_start::of_task(self.task, false)?, 0);
+            return (start != 0).then(|| crate::now_ns().saturating_sub(start));
+        }
+        starts.elapsed_ns(&self.pid())
     }
 }
 
@@ -114,8 +144,8 @@ pub fn next_record(ctx: &TracePointContext) -> Task {
 ///
 /// ```ignore
 /// hist_ebpf::run_queue_probes!(CONFIG.get().task; wakeup: on_wakeup, switch: on_switch);
-/// fn on_wakeup(task: &Task) { STARTS.start(&task.pid()) }
-/// fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) { let ns = STARTS.elapsed_ns(&next.pid()); }
+/// fn on_wakeup(task: &Task) { task.start_wait(&RUN_QUEUE_START) }
+/// fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) { let ns = next.waited_ns(&RUN_QUEUE_START); }
 /// ```
 #[macro_export]
 macro_rules! run_queue_probes {
@@ -130,7 +160,7 @@ macro_rules! run_queue_probes {
             let fields = $fields;
             let runnable = $crate::sched::prev_runnable_btf(&ctx, &fields);
             let next = $crate::sched::Task::at(ctx.arg(2), fields);
-            $switch(&$crate::sched::Task::current(), runnable, &next);
+            $switch(&$crate::sched::Task::current(ctx.arg(1)), runnable, &next);
             0
         }
 
@@ -138,7 +168,7 @@ macro_rules! run_queue_probes {
         pub fn sched_switch_tp(ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
             let runnable = $crate::sched::prev_runnable_record(&ctx);
             let next = $crate::sched::next_record(&ctx);
-            $switch(&$crate::sched::Task::current(), runnable, &next);
+            $switch(&$crate::sched::Task::current(0), runnable, &next);
             0
         }
     };

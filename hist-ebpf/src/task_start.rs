@@ -54,6 +54,31 @@ impl<V> TaskStorage<V> {
         }
     }
 
+    /// The value of `task` (a BTF pointer to a task: a tp_btf argument as the program got it),
+    /// created zeroed when `create` and the task has none; `None` when it has none (or there
+    /// was no memory to create it).
+    #[inline(always)]
+    pub(crate) fn of(&self, task: u64, create: bool) -> Option<&mut V> {
+        let flags = if create {
+            BPF_LOCAL_STORAGE_GET_F_CREATE.into()
+        } else {
+            0
+        };
+        // SAFETY: the map is a task storage map; the verifier checks that `task` is a task's
+        // BTF pointer. The helper returns the task's value or null.
+        let value = unsafe {
+            bpf_task_storage_get(
+                core::ptr::from_ref(self).cast_mut().cast(),
+                task as *mut _,
+                core::ptr::null_mut(),
+                flags,
+            )
+        };
+        // SAFETY: the task's value; a tool's programs write it one at a time per task (its
+        // wake-up, then its switch-in).
+        unsafe { value.cast::<V>().as_mut() }
+    }
+
     /// The current task's value, created zeroed when `create` and the task has none; `None`
     /// when it has none (or there was no memory to create it).
     #[inline(always)]
@@ -90,6 +115,16 @@ static TASK_START: TaskStorage<u64> = TaskStorage::new();
 #[map(name = "HIST_TASK_START")]
 static TASK_START: HashMap<[u32; 2], u64> = HashMap::with_max_entries(10_240, 0);
 hist_core::assert_name!("HIST_TASK_START", hist_core::TASK_START_MAP);
+
+/// The start kept in `task` itself (a BTF pointer to a task: a tp_btf argument as the program
+/// got it), created zero when `create` and it has none: in builds with feature `task-storage` only, where
+/// the map is the task's storage. Run-queue tools keep there when the task they wake began to
+/// wait (`hist_ebpf::sched`).
+#[cfg(feature = "task-storage")]
+#[inline(always)]
+pub fn of_task(task: u64, create: bool) -> Option<&'static mut u64> {
+    TASK_START.of(task, create)
+}
 
 /// Stores `now` as the current task's start and returns the start it replaces, `None` when it
 /// had none. When `exits()` says the task is switching out for the last time, the start is

@@ -1,5 +1,5 @@
-//! Builds runqlat's eBPF object, once: its starts are kept by thread in a hash (the task
-//! woken is not the current one, so task storage of the current task does not serve).
+//! Builds runqlat's eBPF object twice: with the waits kept in the tasks' own storage where
+//! `tp_btf` hands the probe a task, and without, for kernels that lack it.
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf(&["../runqlat-ebpf"])
+    hist_build::ebpf_variants(&["../runqlat-ebpf"], &["task-storage"])
 }

@@ -11,7 +11,7 @@ hist_ebpf::ebpf_program!(Config);
 hist_ebpf::maps! {
     static LATENCY: HashHist<RunqLatency>;
     static LATENCY_SUM: Sums<RunqLatency>;
-    // By thread: the task woken is not the one running, so it is found by its id.
+    // By thread id where the task's own storage cannot serve (tracefs, or a build without it).
     static RUN_QUEUE_START: StartTimes<RunQueueStart>;
 }
 
@@ -24,7 +24,7 @@ fn enqueue(task: &Task) {
     if task.pid() == 0 || (tgid != 0 && task.tgid() != Some(tgid)) {
         return;
     }
-    RUN_QUEUE_START.start(&task.pid());
+    task.start_wait(&RUN_QUEUE_START);
 }
 
 #[inline(always)]
@@ -33,7 +33,7 @@ fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) {
     if prev_runnable {
         enqueue(prev);
     }
-    let Some(ns) = RUN_QUEUE_START.elapsed_ns(&next.pid()) else {
+    let Some(ns) = next.waited_ns(&RUN_QUEUE_START) else {
         return;
     };
     let config = CONFIG.get();

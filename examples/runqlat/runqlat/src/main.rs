@@ -55,7 +55,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         per_thread: args.tids as u32,
         task: kernel::sched::task_fields()?,
     };
-    let objects = hist_tool::objects!("runqlat", single);
+    let objects = hist_tool::objects!("runqlat");
     let loaded = tool.load::<(RunqLatency, Starts<sched::RunQueueStart>)>(objects, config)?;
     let tracing = loaded.attach(&sched::WAKEUP_TO_RUN)?;
     if by_process && tracing.hooks().any(|hook| hook == Hook::Tracepoint) {
