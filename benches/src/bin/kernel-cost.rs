@@ -1,14 +1,16 @@
 //! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
 //! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
-//! histogram; `biolatency` and `runqlat` beside libbpf-tools' and bpftrace's; `nfsdist` beside libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside
-//! bpftrace (ebpf_exporter, the original, is not packaged here).
+//! histogram; `biolatency` and `runqlat` beside libbpf-tools' and bpftrace's; `nfsdist` beside
+//! libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside bpftrace (ebpf_exporter, the
+//! original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
-//! under the same load, generated here: for cpudist and runqlat, pairs of threads ping-ponging one byte over
-//! two pipes (a constant stream of context switches); for nfsdist, a loop of open, `pread`,
-//! `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for xfsreclaim,
-//! dropping the inode cache of an XFS file system of 5000 files and reading it back, over and
-//! over; for biolatency, direct reads of 4 KiB from a loop device. The kernel counts, per BPF program, how often it ran (`run_cnt`) and for how long
+//! under the same load, generated here: for cpudist and runqlat, pairs of threads ping-ponging
+//! one byte over two pipes (a constant stream of context switches); for nfsdist, a loop of open,
+//! `pread`, `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for
+//! xfsreclaim, dropping the inode cache of an XFS file system of 5000 files and reading it back,
+//! over and over; for biolatency, direct reads of 4 KiB from a loop device. The kernel counts,
+//! per BPF program, how often it ran (`run_cnt`) and for how long
 //! (`run_time_ns`); `bpftool prog show --json` reports both, and the program's size after the
 //! verifier (`bytes_xlated`). The programs of a tool are the ones it holds file descriptors of
 //! (`/proc/<pid>/fdinfo`, `prog_id`), or those that bpftool's `pids` field gives it, so other
