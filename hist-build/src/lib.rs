@@ -3,9 +3,9 @@
 //! `aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/<binary>"))`.
 //!
 //! ```no_run
-//! // nfsdist/build.rs
+//! // biolatency/build.rs
 //! fn main() -> hist_build::Result<()> {
-//!     hist_build::ebpf(&["../nfsdist-ebpf"])
+//!     hist_build::ebpf(&["../biolatency-ebpf"])
 //! }
 //! ```
 //!
@@ -15,7 +15,7 @@
 //!   has the library sources (`rust-src`) that `-Z build-std=core` needs. It is used with
 //!   `RUSTC_BOOTSTRAP=1`, so a stable compiler works too, and plain `cargo build` works once
 //!   set-up has run. rustup itself is not needed.
-//! * Each crate's package name is its folder's name (`nfsdist-ebpf`).
+//! * Each crate's package name is its folder's name (`biolatency-ebpf`).
 //! * Every eBPF crate of the workspace is built into one folder, `<target>/ebpf`, whatever the
 //!   profile or command (build, test, clippy, doc) that runs the build script: `core` and each
 //!   object are compiled once and then found fresh. (aya-build builds into each build script's

@@ -302,6 +302,8 @@ pub struct View<P> {
     /// bcc's `-e`: after each histogram, `avg = …, total: …, count: …` from the sums (which
     /// the tool must ask the kernel side to keep: `Settings::sums`).
     averages: bool,
+    /// Whether the text quotes section values (`operation = 'read'`).
+    quoted_sections: bool,
     /// The Prometheus histogram family (`xfs_reclaim_latency_seconds`).
     metric: String,
     /// Its help text.
@@ -321,6 +323,7 @@ impl<P> View<P> {
             label: Arc::new(|_| String::new()),
             timestamp: None,
             averages: false,
+            quoted_sections: false,
             metric: metric.into(),
             help,
             gone: None,
@@ -350,6 +353,13 @@ impl<P> View<P> {
         self
     }
 
+    /// Section values in quotes in the text, as libbpf-tools' fsdist prints them
+    /// (`operation = 'read'`); JSON and Prometheus carry them bare.
+    pub fn quoted_sections(mut self) -> Self {
+        self.quoted_sections = true;
+        self
+    }
+
     /// Prefixes that stop counting when `gone` says so ([`task_gone`]) leave the map.
     pub fn retire_when(mut self, gone: Option<fn(&P) -> bool>) -> Self {
         self.gone = gone;
@@ -364,6 +374,7 @@ impl<P> View<P> {
             label: Arc::clone(&self.label),
             timestamp: self.timestamp,
             averages: self.averages,
+            quoted_sections: self.quoted_sections,
             metric: String::new(),
             help: self.help,
             gone: self.gone,
@@ -688,6 +699,7 @@ impl Tool {
                 let style = text::TextStyle {
                     percentiles: self.args.percentiles,
                     averages: view.averages,
+                    quoted_sections: view.quoted_sections,
                 };
                 let per_cpu = per_cpu.as_deref();
                 print!(

@@ -11,6 +11,8 @@ pub struct TextStyle {
     pub percentiles: bool,
     /// bcc's `-e`: `avg = …, total: …, count: …` after each histogram that has a sum.
     pub averages: bool,
+    /// libbpf-tools' fsdist: the section's value in quotes, `operation = 'read'`.
+    pub quoted_sections: bool,
 }
 
 /// One interval: a blank line, the `timestamp` line if any, the histograms of `report` under
@@ -50,7 +52,8 @@ pub fn histograms_text(report: &Report, style: TextStyle) -> String {
     let label = unit.label();
     for (section, hist, sum) in &report.histograms {
         if let Some(header) = &report.section {
-            out.push_str(&format!("\n{header} = {section}\n"));
+            let quote = if style.quoted_sections { "'" } else { "" };
+            out.push_str(&format!("\n{header} = {quote}{section}{quote}\n"));
         }
         out.push_str(&match report.layout {
             Layout::Log2(_) => render::log2_hist(hist, unit),
@@ -129,6 +132,17 @@ mod tests {
              \x20    usecs               : count     distribution\n\
              \x20        0 -> 1          : 1        |****************************************|\n"
         );
+    }
+
+    #[test]
+    fn quoted_sections_are_libbpf_tools_fsdist_s() {
+        let report = report(Some("operation"), vec![("open", hist(&[(0, 1)]), None)]);
+        let style = TextStyle {
+            quoted_sections: true,
+            ..TextStyle::default()
+        };
+        let text = interval_text(&report, None, None, style);
+        assert!(text.starts_with("\n\noperation = 'open'\n"), "{text}");
     }
 
     #[test]

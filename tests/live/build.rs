@@ -5,7 +5,7 @@ fn main() -> hist_build::Result<()> {
     hist_build::ebpf_variants(
         &[
             "../../examples/cpudist/cpudist-ebpf",
-            "../../examples/nfsdist/nfsdist-ebpf",
+            "../../examples/fsdist/fsdist-ebpf",
             "../../examples/xfsreclaim/xfsreclaim-ebpf",
         ],
         &["task-storage"],

@@ -28,7 +28,14 @@ use clap::{Parser, Subcommand};
 use crate::{passed::Passed, setup::Toolchain};
 
 /// The example tools, built in release for the live tests, `run` and the benches.
-const TOOLS: [&str; 5] = ["cpudist", "nfsdist", "xfsreclaim", "biolatency", "runqlat"];
+const TOOLS: [&str; 6] = [
+    "cpudist",
+    "nfsdist",
+    "xfsreclaim",
+    "biolatency",
+    "runqlat",
+    "fsdist",
+];
 
 /// Arguments given to cpudist by `cargo xtask run` without arguments: five one-second histograms.
 const DEFAULT_RUN_ARGS: [&str; 2] = ["1", "5"];
@@ -308,7 +315,7 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test (tests/live), hist-attach's
 /// kernel probing and attach plans on the running kernel included.
-const GUEST_TESTS: [(&str, &str); 16] = [
+const GUEST_TESTS: [(&str, &str); 17] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
@@ -321,6 +328,7 @@ const GUEST_TESTS: [(&str, &str); 16] = [
     ("hist-live-tests", "cpudist"),
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
+    ("hist-live-tests", "fsdist"),
     ("hist-live-tests", "biolatency"),
     ("hist-live-tests", "runqlat"),
     ("hist-live-tests", "attach_kernel"),
@@ -503,7 +511,7 @@ fn guest_script(
     }
     // Every module the tests use, loaded up front: the tests probe the kernel as it then is.
     script.push_str(&format!(
-        "modprobe -qa loop xfs nfsd nfs nfsv4; export HIST_TOOLS_DIR={bin}/tools \
+        "modprobe -qa loop ext4 xfs nfsd nfs nfsv4; export HIST_TOOLS_DIR={bin}/tools \
          HIST_TIME_SCALE={GUEST_TIME_SCALE} HIST_TEST_REPORT={report}; failed=; "
     ));
     for (name, _) in binaries {
@@ -621,7 +629,7 @@ fn bench(
         }
         let guest = vm::prepare(kernel, false)?.single_cpu();
         let mut line = format!(
-            "modprobe -qa loop xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool xfsreclaim",
+            "modprobe -qa loop ext4 xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool xfsreclaim",
             vm::shell_quote(tools_dir),
             vm::shell_quote(kernel_cost)
         );

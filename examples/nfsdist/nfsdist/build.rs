@@ -1,5 +1,5 @@
-//! Builds nfsdist's eBPF object twice: with the start times in task storage, and without, for
-//! kernels that lack it.
+//! Builds fsdist's eBPF object, which nfsdist runs, twice: with the start times in task
+//! storage, and without, for kernels that lack it.
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf_variants(&["../nfsdist-ebpf"], &["task-storage"])
+    hist_build::ebpf_variants(&["../../fsdist/fsdist-ebpf"], &["task-storage"])
 }

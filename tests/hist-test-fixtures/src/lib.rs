@@ -140,35 +140,44 @@ impl Drop for LoopDevice {
     }
 }
 
-/// An XFS file system on a loop device, mounted in a temporary folder; gone on drop.
-pub struct Xfs {
+/// A file system on a loop device, mounted in a temporary folder; gone on drop.
+pub struct MountedImage {
     loop_device: LoopDevice,
 }
 
-impl Xfs {
+/// The XFS image the reclaim tests fill with inodes.
+pub type Xfs = MountedImage;
+
+impl MountedImage {
     /// Makes and mounts a 400 MB XFS image, or says what failed.
-    pub fn mount() -> Result<Xfs, String> {
-        // Where it is a module (Debian's kernels); built in here, and then this does nothing.
-        let _ = Command::new("modprobe").args(["-q", "xfs"]).status();
-        let loop_device = LoopDevice::attach(400, Some("mkfs.xfs -q"))?;
-        let xfs = Xfs { loop_device };
-        std::fs::create_dir_all(xfs.mnt())
-            .map_err(|error| format!("cannot create {}: {error}", xfs.mnt().display()))?;
-        shell(&format!(
-            "mount -t xfs {} {}",
-            xfs.loop_device.path(),
-            xfs.mnt().display()
-        ))?;
-        Ok(xfs)
+    pub fn mount() -> Result<MountedImage, String> {
+        Self::mount_fs("xfs", "mkfs.xfs -q")
     }
 
-    /// Where the XFS file system is mounted.
+    /// Makes a 400 MB image of file system `fs` with `mkfs` (a command that takes the image's
+    /// path last) and mounts it, or says what failed.
+    pub fn mount_fs(fs: &str, mkfs: &str) -> Result<MountedImage, String> {
+        // Where it is a module (Debian's kernels); built in here, and then this does nothing.
+        let _ = Command::new("modprobe").args(["-q", fs]).status();
+        let loop_device = LoopDevice::attach(400, Some(mkfs))?;
+        let image = MountedImage { loop_device };
+        std::fs::create_dir_all(image.mnt())
+            .map_err(|error| format!("cannot create {}: {error}", image.mnt().display()))?;
+        shell(&format!(
+            "mount -t {fs} {} {}",
+            image.loop_device.path(),
+            image.mnt().display()
+        ))?;
+        Ok(image)
+    }
+
+    /// Where the file system is mounted.
     pub fn mnt(&self) -> PathBuf {
         self.loop_device.dir().join("mnt")
     }
 }
 
-impl Drop for Xfs {
+impl Drop for MountedImage {
     fn drop(&mut self) {
         // Before the loop device is detached (its own drop, after this).
         let _ = Command::new("umount").arg(self.mnt()).status();

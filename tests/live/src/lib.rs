@@ -13,12 +13,12 @@ pub static CPUDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 pub static CPUDIST_TASK_STORAGE: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cpudist-task-storage"));
 
-/// nfsdist's probes (`examples/nfsdist/nfsdist-ebpf`).
-pub static NFSDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist"));
+/// fsdist's (and nfsdist's) probes (`examples/fsdist/fsdist-ebpf`).
+pub static FSDIST: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fsdist"));
 
-/// nfsdist's probe built with `hist_ebpf`'s `task-storage`.
-pub static NFSDIST_TASK_STORAGE: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nfsdist-task-storage"));
+/// fsdist's probe built with `hist_ebpf`'s `task-storage`.
+pub static FSDIST_TASK_STORAGE: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fsdist-task-storage"));
 
 /// xfsreclaim's probes (`examples/xfsreclaim/xfsreclaim-ebpf`).
 pub static XFSRECLAIM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xfsreclaim"));

@@ -78,7 +78,7 @@ fn another_size_is_refused() {
     );
 }
 
-/// nfsdist's `LATENCY` (log2 up to 26, 5 ops: 140 entries) described with as many entries
+/// fsdist's `LATENCY` (log2 up to 26, 5 ops: 140 entries) described with as many entries
 /// ((68 + 2) × 2) but 2 prefixes: only its `LATENCY_SUM` map (5 entries) can tell.
 struct SameSizeOtherPrefixes;
 impl HistDesc for SameSizeOtherPrefixes {
@@ -91,7 +91,7 @@ impl HistDesc for SameSizeOtherPrefixes {
 
 #[test]
 fn a_sum_map_that_disagrees_is_refused() {
-    let mut ebpf = aya::Ebpf::load(hist_live_tests::NFSDIST).expect("load nfsdist's object");
+    let mut ebpf = aya::Ebpf::load(hist_live_tests::FSDIST).expect("load fsdist's object");
     let error = HistMap::<SameSizeOtherPrefixes>::open(&mut ebpf)
         .err()
         .expect("refused");

@@ -18,24 +18,8 @@ use hist_attach::{
 use hist_test_fixtures::{self as fixtures, Xfs};
 
 /// The tools' own op tables.
-const NFSDIST: [OpSpec; 5] = nfsdist_common::OPS;
+const NFSDIST: &[OpSpec] = fsdist_common::NFS.ops;
 const XFSRECLAIM: [OpSpec; 2] = xfsreclaim_common::OPS;
-
-/// Whether some hook of this kernel reaches one of `functions`: a kprobe on a kallsyms text
-/// symbol (compiler variants, not `.cold`), or fentry on a function of vmlinux or module BTF
-/// whose exact name is in kallsyms.
-fn hookable(functions: &[&str]) -> bool {
-    let kprobes = kernel::kprobes_supported();
-    let fentry = kernel::fentry_supported().expect("probe fentry");
-    let btf = KernelBtf::load().expect("kernel BTF");
-    functions.iter().any(|function| {
-        let symbols = kernel::kallsyms_lookup(function).expect("kallsyms");
-        let by_kprobe = kprobes && kernel::pick_attachable(&symbols).is_some();
-        let exact = symbols.iter().any(|s| s.name == *function);
-        let by_fentry = fentry && exact && btf.func_owner(function).expect("BTF").is_some();
-        by_kprobe || by_fentry
-    })
-}
 
 /// Whether xfsreclaim's fallback can attach: the vmscan shrinker tracepoints exist (as tp_btf
 /// in BTF, or in tracefs).
@@ -106,7 +90,7 @@ fn check_tool(tool: &str, banner: Option<&str>, failing: &[&str]) {
 fn nfsdist_traces_or_says_why_not_per_operation() {
     let failing: Vec<&str> = NFSDIST
         .iter()
-        .filter(|op| !hookable(op.functions))
+        .filter(|op| !common::hookable(op.functions))
         .map(|op| op.name)
         .collect();
     let banner = failing
@@ -119,7 +103,7 @@ fn nfsdist_traces_or_says_why_not_per_operation() {
 fn xfsreclaim_traces_reclaim_or_scans_or_says_why_not() {
     let failing: Vec<&str> = XFSRECLAIM
         .iter()
-        .filter(|op| !hookable(op.functions))
+        .filter(|op| !common::hookable(op.functions))
         .map(|op| op.name)
         .collect();
     let banner = if failing.is_empty() {
@@ -137,7 +121,7 @@ fn xfsreclaim_traces_reclaim_or_scans_or_says_why_not() {
 #[test]
 fn forcing_a_hook_neither_plan_has_is_one_line_per_op() {
     let (status, stdout, stderr) = run("xfsreclaim", &["--attach", "kprobe", "1", "1"]);
-    if XFSRECLAIM.iter().all(|op| hookable(op.functions)) && kernel::kprobes_supported() {
+    if XFSRECLAIM.iter().all(|op| common::hookable(op.functions)) && kernel::kprobes_supported() {
         assert_eq!(status, 0, "{stderr}");
         return;
     }

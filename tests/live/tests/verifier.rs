@@ -10,7 +10,7 @@ use aya::{
 use hist_attach::kernel::{self, KernelError};
 use hist_core::{OP_START_MAP, TASK_START_MAP};
 use hist_live_tests::{
-    CPUDIST, CPUDIST_TASK_STORAGE, NFSDIST, NFSDIST_TASK_STORAGE, PROBES, XFSRECLAIM,
+    CPUDIST, CPUDIST_TASK_STORAGE, FSDIST, FSDIST_TASK_STORAGE, PROBES, XFSRECLAIM,
     XFSRECLAIM_TASK_STORAGE,
 };
 
@@ -160,7 +160,7 @@ fn assert_both(object: &str, plain: &[u8], task_storage: &[u8], expected: Vec<St
 fn each_tool_uses_its_own_start_map() {
     let tools = [
         ("cpudist", CPUDIST, CPUDIST_TASK_STORAGE, TASK_START_MAP),
-        ("nfsdist", NFSDIST, NFSDIST_TASK_STORAGE, OP_START_MAP),
+        ("fsdist", FSDIST, FSDIST_TASK_STORAGE, OP_START_MAP),
         (
             "xfsreclaim",
             XFSRECLAIM,
@@ -186,10 +186,10 @@ fn cpudist_loads() {
 }
 
 #[test]
-fn nfsdist_loads() {
+fn fsdist_loads() {
     let programs = latency_programs(&["read", "write", "open", "fsync", "getattr"]);
-    let object = "examples/nfsdist";
-    assert_both(object, NFSDIST, NFSDIST_TASK_STORAGE, programs);
+    let object = "examples/fsdist";
+    assert_both(object, FSDIST, FSDIST_TASK_STORAGE, programs);
 }
 
 #[test]

@@ -1,14 +1,14 @@
 //! nfsdist: summarize NFS operation latency (read, write, open, fsync, getattr) as histograms.
 //!
 //! A rebuild of bcc's `tools/nfsdist.py` on hist, with libbpf-tools' fsync: same flags, same
-//! output. Copy this directory to start an entry/exit latency tool: `nfsdist-common` describes
-//! the histogram, `nfsdist-ebpf` records it, and this file picks hooks and prints it.
+//! output. It is fsdist's `-t nfs` with bcc's face: fsdist's histogram, programs and NFS
+//! functions (`examples/fsdist`), bcc's flags and sections.
 
 use clap::Parser;
+use fsdist_common::{FsLatency, NFS, Op};
 use hist_tool::{
     CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View, hist_core::HistDesc,
 };
-use nfsdist_common::{NfsLatency, Op};
 
 const EXAMPLES: &str = "examples:
     nfsdist            # show operation latency as a histogram
@@ -40,14 +40,14 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let tool = Tool::new("nfsdist", args.common, NfsLatency::UNIT)?.with_pid(args.pid)?;
+    let tool = Tool::new("nfsdist", args.common, FsLatency::UNIT)?.with_pid(args.pid)?;
     // Built twice (build.rs): start times in the task itself where the kernel can.
     let settings = tool.settings();
-    let loaded = tool.load::<NfsLatency>(hist_tool::objects!("nfsdist"), settings)?;
-    let tracing = loaded.attach(&nfsdist_common::OPS)?;
+    let loaded = tool.load::<FsLatency>(hist_tool::objects!("fsdist"), settings)?;
+    let tracing = loaded.attach(NFS.ops)?;
     let banner = "Tracing NFS operation latency... Hit Ctrl-C to end.";
     let view = View::new(banner, "nfsdist_latency_seconds", "NFS operation latency")
         .sections(Some(Section::Operation), |op: &Op| op.name().into())
         .timestamp((!args.notimestamp).then_some(Timestamp::HmsColon));
-    tracing.run::<NfsLatency>(&view)
+    tracing.run::<FsLatency>(&view)
 }

@@ -10,6 +10,8 @@ use std::{
     process::{Child, ChildStdin, Command, Stdio},
 };
 
+use hist_attach::kernel::{self, KernelBtf};
+
 /// The release binary of the example tool `name`, from `HIST_TOOLS_DIR` (set by `cargo xtask
 /// test`).
 pub(crate) fn tool_bin(name: &str) -> String {
@@ -234,4 +236,20 @@ pub(crate) fn scrape(addr: &str) -> String {
         "{head}"
     );
     body.to_owned()
+}
+
+/// Whether some hook of this kernel reaches one of `functions`: a kprobe on a kallsyms text
+/// symbol (compiler variants, not `.cold`), or fentry on a function of vmlinux or module BTF
+/// whose exact name is in kallsyms.
+pub(crate) fn hookable(functions: &[&str]) -> bool {
+    let kprobes = kernel::kprobes_supported();
+    let fentry = kernel::fentry_supported().expect("probe fentry");
+    let btf = KernelBtf::load().expect("kernel BTF");
+    functions.iter().any(|function| {
+        let symbols = kernel::kallsyms_lookup(function).expect("kallsyms");
+        let by_kprobe = kprobes && kernel::pick_attachable(&symbols).is_some();
+        let exact = symbols.iter().any(|s| s.name == *function);
+        let by_fentry = fentry && exact && btf.func_owner(function).expect("BTF").is_some();
+        by_kprobe || by_fentry
+    })
 }

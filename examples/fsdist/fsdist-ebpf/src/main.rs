@@ -1,17 +1,18 @@
-//! nfsdist's eBPF side: the time from entry to exit of each NFS operation, per op.
+//! fsdist's eBPF side: the time from entry to exit of each file operation, per op. Which file
+//! system's functions the programs run on is the user side's choice, at attach time.
 #![no_std]
 #![no_main]
 
+use fsdist_common::{FsLatency, Op};
 use hist_ebpf::{PerCpuArrayHist, Settings, Sums};
-use nfsdist_common::{NfsLatency, Op};
 
 hist_ebpf::ebpf_program!(Settings);
 
 hist_ebpf::maps! {
     /// The histogram, `(max_slot + 2) × ops` counters per CPU indexed `op × (max_slot + 2) +
-    /// slot`, and its sums: named as `NfsLatency::NAME` says, or the build fails.
-    static LATENCY: PerCpuArrayHist<NfsLatency>;
-    static LATENCY_SUM: Sums<NfsLatency>;
+    /// slot`, and its sums: named as `FsLatency::NAME` says, or the build fails.
+    static LATENCY: PerCpuArrayHist<FsLatency>;
+    static LATENCY_SUM: Sums<FsLatency>;
 }
 
 // `{op}_fentry`/`{op}_fexit` and `{op}_kprobe`/`{op}_kretprobe` for each op (`read` must be
