@@ -257,6 +257,9 @@ pub struct Settings {
     /// `--precision k`: `2^k` sub-buckets per power of two instead of the description's log2
     /// slots ([`Layout::refined`]); 0 keeps log2. User space sizes the maps to match.
     pub precision: u32,
+    /// `-c CGROUP`: 1 traces only tasks in the cgroup (v2) that user space put in slot 0 of
+    /// [`CGROUP_MAP`](crate::names::CGROUP_MAP), or in one below it; 0 traces tasks of every cgroup.
+    pub cgroup: u32,
 }
 
 impl Settings {
@@ -267,6 +270,7 @@ impl Settings {
             unit_nanos: unit.nanos(),
             sums: 0,
             precision: 0,
+            cgroup: 0,
         }
     }
 

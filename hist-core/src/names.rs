@@ -36,6 +36,10 @@
 /// user space writes before loading.
 pub const CONFIG: &str = "CONFIG";
 
+/// The name of hist-ebpf's cgroup array, in every object: slot 0 holds the cgroup of `-c`
+/// (`Settings::cgroup`), which user space puts there after loading.
+pub const CGROUP_MAP: &str = "HIST_CGROUP";
+
 /// What follows a histogram map's name in the name of its sums map: `DIST` keeps its sums in
 /// `DIST_SUM`.
 pub const SUM_SUFFIX: &str = "_SUM";

@@ -9,14 +9,14 @@
 use aya_ebpf::helpers::bpf_get_current_pid_tgid;
 use hist_core::{HistDesc, Settings};
 
-use crate::{Histogram, Sums, now_ns, op_start};
+use crate::{Histogram, Sums, now_ns, op_start, traces_current};
 
 /// At the entry of `op`: remembers when the current task entered it ([`op_start`]), unless
-/// `settings` filter its process out.
+/// `settings` filter its process (`-p`) or its cgroup (`-c`) out.
 #[inline(always)]
 pub fn enter<P: Into<u32>>(settings: &Settings, op: P) {
     let pid_tgid = bpf_get_current_pid_tgid();
-    if settings.traces((pid_tgid >> 32) as u32) {
+    if traces_current(settings, (pid_tgid >> 32) as u32) {
         op_start::enter(op.into(), now_ns());
     }
 }

@@ -44,6 +44,7 @@
 
 mod array;
 pub mod block;
+mod cgroup;
 mod config;
 mod declare;
 mod drops;
@@ -57,6 +58,7 @@ mod start_slots;
 pub mod task_start;
 
 pub use array::{ArrayHist, PerCpuArrayHist};
+pub use cgroup::{in_traced_cgroup, traces_current};
 pub use config::Config;
 pub use declare::DescribedMap;
 pub use field::{arg_at, read_field};

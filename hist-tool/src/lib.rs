@@ -176,6 +176,16 @@ pub struct PidArg {
     pub pid: Option<u32>,
 }
 
+/// libbpf-tools' `-c CGROUP_PATH`, for a tool whose probes check it
+/// (`hist_ebpf::in_traced_cgroup`): flatten it beside [`CommonArgs`] and give it to
+/// [`Tool::with_cgroup`].
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct CgroupArg {
+    /// trace only tasks in this cgroup (v2) or below it, e.g. /sys/fs/cgroup/system.slice
+    #[arg(short = 'c', long, value_name = "CGROUP_PATH")]
+    pub cgroup: Option<PathBuf>,
+}
+
 /// bcc's interval check, as a clap value parser: a whole number of seconds, at least 1.
 pub fn parse_interval(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
@@ -390,6 +400,8 @@ pub struct Tool {
     args: CommonArgs,
     /// `-p`: the process traced, when the tool takes it ([`Tool::with_pid`]).
     pid: Option<u32>,
+    /// `-c`: the cgroup's directory, put into the object's cgroup array once loaded.
+    cgroup: Option<std::fs::File>,
     unit: Unit,
     intervals: Intervals,
     /// `--prometheus`' address, bound at start and served once tracing.
@@ -444,6 +456,7 @@ impl Tool {
             name,
             args,
             pid: None,
+            cgroup: None,
             unit,
             intervals,
             metrics,
@@ -465,6 +478,36 @@ impl Tool {
         Ok(self)
     }
 
+    /// Traces the tasks of `-c`'s cgroup (and of those below it) only, when given: the
+    /// directory is opened now, before anything loads.
+    ///
+    /// # Errors
+    ///
+    /// [`ToolError::Usage`] when the path is not a cgroup v2 directory this process can open.
+    pub fn with_cgroup(mut self, CgroupArg { cgroup }: CgroupArg) -> Result<Self, ToolError> {
+        let Some(path) = cgroup else {
+            return Ok(self);
+        };
+        let shown = path.display();
+        let example = "-c takes a directory of the cgroup2 mount, e.g. /sys/fs/cgroup/system.slice";
+        if !path.is_dir() {
+            return Err(ToolError::Usage(format!(
+                "{shown}: no such directory ({example})"
+            )));
+        }
+        // Only cgroup v2 directories have `cgroup.controllers`; the kernel's check walks v2.
+        if !path.join("cgroup.controllers").exists() {
+            return Err(ToolError::Usage(format!(
+                "{shown} is not a cgroup v2 directory ({example})"
+            )));
+        }
+        let dir = std::fs::File::open(&path).map_err(|e| {
+            ToolError::Usage(format!("cannot open cgroup {shown}: {e} ({example})"))
+        })?;
+        self.cgroup = Some(dir);
+        Ok(self)
+    }
+
     /// The common flags.
     pub fn args(&self) -> &CommonArgs {
         &self.args
@@ -475,14 +518,15 @@ impl Tool {
         self.unit
     }
 
-    /// The settings the flags ask for: `-p`, `-m`, `--precision`, and sums when Prometheus
-    /// needs `_sum`.
+    /// The settings the flags ask for: `-p`, `-c`, `-m`, `--precision`, and sums when
+    /// Prometheus needs `_sum`.
     pub fn settings(&self) -> Settings {
         Settings {
             tgid: self.pid.unwrap_or(0),
             unit_nanos: self.unit.nanos(),
             sums: self.args.prometheus.is_some() as u32,
             precision: self.args.precision,
+            cgroup: self.cgroup.is_some() as u32,
         }
     }
 
@@ -535,9 +579,12 @@ impl Tool {
             };
             eprintln!("{}: task start times in {starts}", self.name);
         }
-        let ebpf = loader
+        let mut ebpf = loader
             .load(object)
             .map_err(|e| ToolError::Load(e.to_string()))?;
+        if let Some(dir) = &self.cgroup {
+            put_cgroup(&mut ebpf, dir)?;
+        }
         Ok(Loaded {
             tool: self,
             ebpf,
@@ -545,6 +592,20 @@ impl Tool {
             object,
         })
     }
+}
+
+/// Puts `-c`'s cgroup into slot 0 of the object's cgroup array, which its probes check.
+fn put_cgroup(ebpf: &mut Ebpf, dir: &std::fs::File) -> Result<(), ToolError> {
+    use std::os::fd::AsRawFd as _;
+    let name = hist_core::names::CGROUP_MAP;
+    let map = ebpf.map_mut(name).ok_or_else(|| {
+        ToolError::Load(format!("it has no {name} map: its probes do not check -c"))
+    })?;
+    let mut cgroups = aya::maps::CgroupArray::try_from(map)
+        .map_err(|e| ToolError::Load(format!("{name}: {e}")))?;
+    cgroups
+        .set(0, dir.as_raw_fd(), 0)
+        .map_err(|e| ToolError::Load(format!("{name}: putting the cgroup in: {e}")))
 }
 
 impl Loaded {

@@ -55,7 +55,8 @@ struct Cli {
 enum Cmd {
     /// Choose the eBPF toolchain (a nightly with rust-src, else Debian's rustc) and install what is missing
     Setup(setup::Options),
-    /// Setup, then the release build of the tools (cpudist, nfsdist, xfsreclaim) into target/release
+    /// Setup, then the release build of the tools (cpudist, nfsdist, xfsreclaim, biolatency,
+    /// runqlat, fsdist) into target/release
     Build,
     /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test --release` (as
     /// root) and the VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under
@@ -76,15 +77,17 @@ enum Cmd {
     /// with the tools built (e.g. `cargo xtask vm --kernel 6.1 -- target/release/nfsdist 1 5`)
     Vm(vm::Options),
     /// Setup, then the criterion benches and (as root) the in-kernel cost of each tool beside
-    /// libbpf-tools and bpftrace: cpudist on this kernel, nfsdist and xfsreclaim in the VM kernels
+    /// libbpf-tools and bpftrace: cpudist on this kernel, nfsdist, fsdist and xfsreclaim in the
+    /// VM kernels
     Bench {
-        /// Measure cpudist on this kernel only, not nfsdist and xfsreclaim in the VM kernels
+        /// Measure cpudist on this kernel only, not nfsdist, fsdist and xfsreclaim in the VM kernels
         #[arg(long)]
         no_vm: bool,
-        /// Measure nfsdist and xfsreclaim in the VM kernels only (no criterion, no cpudist here)
+        /// Measure nfsdist, fsdist and xfsreclaim in the VM kernels only (no criterion, no cpudist
+        /// here)
         #[arg(long, conflicts_with = "no_vm")]
         vm_only: bool,
-        /// The VM kernels to measure nfsdist and xfsreclaim in (default: all three)
+        /// The VM kernels to measure nfsdist, fsdist and xfsreclaim in (default: all three)
         #[arg(long = "kernel", value_parser = ["5.10", "6.1", "6.12"])]
         kernels: Vec<String>,
         /// Arguments for `kernel-cost` (e.g. `--seconds 10 --json`)
@@ -629,7 +632,7 @@ fn bench(
         }
         let guest = vm::prepare(kernel, false)?.single_cpu();
         let mut line = format!(
-            "modprobe -qa loop ext4 xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool xfsreclaim",
+            "modprobe -qa loop ext4 xfs nfsd nfs nfsv4; HIST_TOOLS_DIR={} {} --tool nfsdist --tool fsdist --tool xfsreclaim",
             vm::shell_quote(tools_dir),
             vm::shell_quote(kernel_cost)
         );

@@ -1,13 +1,14 @@
 //! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
 //! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
 //! histogram; `biolatency` and `runqlat` beside libbpf-tools' and bpftrace's; `nfsdist` beside
-//! libbpf-tools' `fsdist -t nfs` and bpftrace; `xfsreclaim` beside bpftrace (ebpf_exporter, the
+//! libbpf-tools' `fsdist -t nfs` and bpftrace, `fsdist -t ext4` beside theirs; `xfsreclaim` beside bpftrace (ebpf_exporter, the
 //! original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
 //! under the same load, generated here: for cpudist and runqlat, pairs of threads ping-ponging
-//! one byte over two pipes (a constant stream of context switches); for nfsdist, a loop of open,
-//! `pread`, `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount; for
+//! one byte over two pipes (a constant stream of context switches); for nfsdist (fsdist), a loop
+//! of open, `pread`, `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount
+//! (an ext4 image on a loop device); for
 //! xfsreclaim, dropping the inode cache of an XFS file system of 5000 files and reading it back,
 //! over and over; for biolatency, direct reads of 4 KiB from a loop device. The kernel counts,
 //! per BPF program, how often it ran (`run_cnt`) and for how long
@@ -22,9 +23,9 @@
 //! A case whose hook this kernel lacks (ours refuses it) is skipped with ours' reason.
 //!
 //! ```text
-//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency -p runqlat
+//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency -p runqlat -p fsdist
 //! cargo run --release -p hist-benches --bin kernel-cost -- --seconds 5
-//! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool xfsreclaim
+//! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool fsdist
 //! ```
 //!
 //! Our tools are `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`;
@@ -50,7 +51,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, ValueEnum};
-use hist_test_fixtures::{LoopDevice, LoopbackNfs, Xfs, reclaim_inodes};
+use hist_test_fixtures::{LoopDevice, LoopbackNfs, MountedImage, Xfs, reclaim_inodes};
 use serde_json::{Value, json};
 
 /// In-kernel cost per event of hist's tools next to libbpf-tools and bpftrace (needs root).
@@ -78,6 +79,7 @@ enum ToolName {
     Xfsreclaim,
     Biolatency,
     Runqlat,
+    Fsdist,
 }
 
 /// Set by SIGINT / SIGTERM: stop, clean up (tools, load, sysctl) and exit non-zero.
@@ -144,6 +146,21 @@ const BPFTRACE_NFS_FENTRY: &str = "\
     kretfunc:nfs:nfs_file_read, kretfunc:nfs:nfs_file_write, kretfunc:nfsv4:nfs4_file_open, \
     kretfunc:nfs:nfs_file_open, kretfunc:nfs:nfs_file_fsync, kretfunc:nfs:nfs_getattr \
     /@start[tid]/ { @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+/// The same idiom on ext4's functions (fsdist -t ext4), kprobes then fentry.
+const BPFTRACE_EXT4_KPROBE: &str = "\
+    kprobe:ext4_file_read_iter, kprobe:ext4_file_write_iter, kprobe:ext4_file_open, \
+    kprobe:ext4_sync_file, kprobe:ext4_file_getattr { @start[tid] = nsecs; } \
+    kretprobe:ext4_file_read_iter, kretprobe:ext4_file_write_iter, kretprobe:ext4_file_open, \
+    kretprobe:ext4_sync_file, kretprobe:ext4_file_getattr /@start[tid]/ { \
+    @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
+    delete(@start[tid]); }";
+const BPFTRACE_EXT4_FENTRY: &str = "\
+    kfunc:ext4_file_read_iter, kfunc:ext4_file_write_iter, kfunc:ext4_file_open, \
+    kfunc:ext4_sync_file, kfunc:ext4_file_getattr { @start[tid] = nsecs; } \
+    kretfunc:ext4_file_read_iter, kretfunc:ext4_file_write_iter, kretfunc:ext4_file_open, \
+    kretfunc:ext4_sync_file, kretfunc:ext4_file_getattr /@start[tid]/ { \
+    @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
     delete(@start[tid]); }";
 /// The same idiom on xfsreclaim's functions, kprobes then fentry.
 const BPFTRACE_XFS_KPROBE: &str = "\
@@ -230,6 +247,24 @@ const BENCHES: [Bench; 5] = [
         ],
     },
     Bench {
+        tool: ToolName::Fsdist,
+        c: Some(("fsdist", "HIST_C_FSDIST_BIN")),
+        cases: &[
+            Case {
+                name: "ext4, kprobe",
+                ours: &["-t", "ext4", "--attach", "kprobe"],
+                c: Some(&["-t", "ext4"]),
+                bpftrace: BPFTRACE_EXT4_KPROBE,
+            },
+            Case {
+                name: "ext4, fentry",
+                ours: &["-t", "ext4", "--attach", "fentry"],
+                c: Some(&["-t", "ext4"]),
+                bpftrace: BPFTRACE_EXT4_FENTRY,
+            },
+        ],
+    },
+    Bench {
         tool: ToolName::Biolatency,
         c: Some(("biolatency", "HIST_C_BIOLATENCY_BIN")),
         cases: &[
@@ -293,6 +328,7 @@ impl ToolName {
             ToolName::Xfsreclaim => "xfsreclaim",
             ToolName::Biolatency => "biolatency",
             ToolName::Runqlat => "runqlat",
+            ToolName::Fsdist => "fsdist",
         }
     }
 }
@@ -996,6 +1032,8 @@ enum Workload {
     Switches { pairs: u64 },
     /// File operations on a file of a loopback NFS mount (unmounted on drop).
     NfsFiles { file: PathBuf, _nfs: LoopbackNfs },
+    /// The same on a file of an image on a loop device (unmounted on drop).
+    ImageFiles { file: PathBuf, _image: MountedImage },
     /// Inode cache reclaim of an XFS file system's files, over and over.
     XfsReclaim { xfs: Xfs },
     /// Direct reads of 4 KiB from a loop device: one block request each.
@@ -1016,6 +1054,17 @@ impl Workload {
                     .with_context(|| format!("writing {}", file.display()))?;
                 Workload::NfsFiles { file, _nfs: nfs }
             }
+            ToolName::Fsdist => {
+                let image = MountedImage::mount_fs("ext4", "mkfs.ext4 -q")
+                    .map_err(|why| anyhow!("ext4: {why}"))?;
+                let file = image.mnt().join("file");
+                std::fs::write(&file, vec![7u8; 64 << 10])
+                    .with_context(|| format!("writing {}", file.display()))?;
+                Workload::ImageFiles {
+                    file,
+                    _image: image,
+                }
+            }
             ToolName::Xfsreclaim => {
                 let xfs = Xfs::mount().map_err(|why| anyhow!("XFS: {why}"))?;
                 for i in 0..XFS_FILES {
@@ -1035,7 +1084,7 @@ impl Workload {
     fn describe(&self) -> String {
         match self {
             Workload::Switches { pairs } => format!("{pairs} ping-pong pair(s)"),
-            Workload::NfsFiles { file, .. } => format!(
+            Workload::NfsFiles { file, .. } | Workload::ImageFiles { file, .. } => format!(
                 "open, pread, pwrite, fsync, stat, close of {}",
                 file.display()
             ),
@@ -1057,7 +1106,7 @@ impl Workload {
                     load.ping_pong()?;
                 }
             }
-            Workload::NfsFiles { file, .. } => {
+            Workload::NfsFiles { file, .. } | Workload::ImageFiles { file, .. } => {
                 let file = file.clone();
                 load.spawn(move || {
                     let mut buffer = [0u8; 4096];

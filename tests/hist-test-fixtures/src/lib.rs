@@ -196,3 +196,66 @@ pub fn reclaim_inodes(dir: &Path) -> Result<(), String> {
     shell("echo 2 > /proc/sys/vm/drop_caches")?;
     Ok(())
 }
+
+/// A cgroup (v2) of its own below the cgroup2 mount (mounted in a temporary folder where there
+/// is none), for `-c`; removed on drop, once the processes put in it have exited.
+pub struct Cgroup {
+    dir: PathBuf,
+    /// The cgroup2 mount made for it, unmounted on drop.
+    mounted: Option<PathBuf>,
+}
+
+impl Cgroup {
+    /// Makes the cgroup, or says what failed.
+    pub fn create() -> Result<Cgroup, String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mounts = std::fs::read_to_string("/proc/mounts").map_err(|e| e.to_string())?;
+        let cgroup2 = mounts.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
+        });
+        let (root, mounted) = match cgroup2 {
+            Some(root) => (root, None),
+            None => {
+                let root =
+                    std::env::temp_dir().join(format!("hist-cgroup2-{}", std::process::id()));
+                std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+                shell(&format!("mount -t cgroup2 none {}", root.display()))?;
+                (root.clone(), Some(root))
+            }
+        };
+        let dir = root.join(format!("hist-test-{}-{n}", std::process::id()));
+        std::fs::create_dir(&dir)
+            .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+        Ok(Cgroup { dir, mounted })
+    }
+
+    /// Its directory, what `-c` takes.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Moves process `pid` (all its threads) into it.
+    pub fn add(&self, pid: u32) -> Result<(), String> {
+        let procs = self.dir.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string())
+            .map_err(|error| format!("cannot write {}: {error}", procs.display()))
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // A process that has exited leaves its cgroup when it is reaped, a moment later.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if let Some(root) = &self.mounted {
+            let _ = Command::new("umount").arg(root).status();
+            let _ = std::fs::remove_dir(root);
+        }
+    }
+}

@@ -15,7 +15,7 @@ use common::{
     report, trace_around,
 };
 use hist_attach::kernel::{self, KernelBtf};
-use hist_test_fixtures::LoopDevice;
+use hist_test_fixtures::{Cgroup, LoopDevice};
 
 /// Direct reads of 4 KiB in each run: one request each.
 const READS: u64 = 200;
@@ -191,6 +191,41 @@ fn biolatency_counts_every_request_on_every_plan() {
         let sections: Vec<&str> = all.iter().map(|(flags, _)| flags.as_str()).collect();
         report(&format!("biolatency -F: {READS} requests as {sections:?}"));
     }
+}
+
+/// `-c CGROUP`: the requests that tasks of the cgroup issue, and no others. Two processes read
+/// two disks, one of them in the cgroup: `-D` shows that one's disk alone, every request of it
+/// (a request is issued in the context of the task that submits it, when it is the only one in
+/// flight, as here).
+#[test]
+fn biolatency_dash_c_counts_the_requests_of_the_cgroup_s_tasks() {
+    let (mine, other) = (
+        LoopDevice::attach(16, None).unwrap(),
+        LoopDevice::attach(16, None).unwrap(),
+    );
+    let cgroup = Cgroup::create().unwrap();
+    let reads = READS.to_string();
+    let inside = Workload::spawn(&["direct-reads", mine.path(), &reads]);
+    cgroup.add(inside.pid()).unwrap();
+    let outside = Workload::spawn(&["direct-reads", other.path(), &reads]);
+    let path = cgroup.path().to_str().unwrap();
+    let mut workloads = Some((inside, outside));
+    let Traced { output, stderr, .. } = trace_around("biolatency", &["-D", "-c", path], || {
+        let (inside, outside) = workloads.take().unwrap();
+        inside.run_to_end();
+        outside.run_to_end();
+    });
+    let all = histograms(&output);
+    let sections: Vec<&str> = all.iter().map(|(disk, _)| disk.as_str()).collect();
+    assert!(!sections.contains(&other.name()), "{output}\n{stderr}");
+    assert_eq!(
+        total(section(&all, mine.name(), &output)),
+        READS,
+        "{output}"
+    );
+    report(&format!(
+        "biolatency -D -c: {READS} requests of the cgroup's reader, none of the other's"
+    ));
 }
 
 #[test]

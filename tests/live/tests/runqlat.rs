@@ -13,6 +13,7 @@ use common::{
     reference::{Reference, Rows, histograms, same_shape_within_a_bucket, total},
     report, trace_around,
 };
+use hist_test_fixtures::Cgroup;
 
 /// Round trips of the ping-pong: each wakes each thread once.
 const ROUNDS: u64 = 500;
@@ -78,6 +79,33 @@ fn runqlat_counts_what_libbpf_tools_counts_for_a_process() {
             total(&a)
         ));
     }
+}
+
+/// `-c CGROUP`: the waits that tasks of the cgroup begin (waking a task, or preempted), as
+/// libbpf-tools checks the current task. Two ping-pongs, one in the cgroup: `-P` shows that
+/// one's process, at least a wait per wake-up, and not the other.
+#[test]
+fn runqlat_dash_c_counts_the_waits_of_the_cgroup_s_tasks() {
+    let cgroup = Cgroup::create().unwrap();
+    let rounds = ROUNDS.to_string();
+    let inside = Workload::spawn(&["ping-pong", &rounds]);
+    cgroup.add(inside.pid()).unwrap();
+    let outside = Workload::spawn(&["ping-pong", &rounds]);
+    let (pid, other) = (inside.pid(), outside.pid());
+    let path = cgroup.path().to_str().unwrap();
+    let mut workloads = Some((inside, outside));
+    let Traced { output, .. } = trace_around("runqlat", &["-P", "-c", path], || {
+        let (inside, outside) = workloads.take().unwrap();
+        inside.run_to_end();
+        outside.run_to_end();
+    });
+    assert!(total(&of_pid(&output, Some(pid))) >= 2 * ROUNDS, "{output}");
+    let all = histograms(&output);
+    let of_other = |(section, _): &(String, Rows)| {
+        section.split_whitespace().next() == Some(&other.to_string())
+    };
+    assert!(!all.iter().any(of_other), "{output}");
+    report("runqlat -P -c: the waits of the cgroup's ping-pong, none of the other's");
 }
 
 #[test]

@@ -21,7 +21,8 @@ hist_ebpf::block_request_probes!(CONFIG.get().request; start: on_start, complete
 #[inline(always)]
 fn on_start(request: &BlockRequest, inserted: bool) {
     let config = CONFIG.get();
-    if config.disk != 0 && request.dev() != config.disk {
+    let other_disk = config.disk != 0 && request.dev() != config.disk;
+    if other_disk || !hist_ebpf::in_traced_cgroup(&config.settings) {
         return;
     }
     // With -Q, an insert starts a request and its issue keeps that start; a request issued

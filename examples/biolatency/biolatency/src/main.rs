@@ -9,7 +9,7 @@
 use biolatency_common::{BlockLatency, Config};
 use clap::Parser;
 use hist_tool::{
-    CommonArgs, Section, Timestamp, Tool, ToolError, View,
+    CgroupArg, CommonArgs, Section, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Starts, block, block::DiskFlags},
     kernel::block::BlockFacts,
     plan::Hook,
@@ -23,6 +23,7 @@ const EXAMPLES: &str = "examples:
     biolatency -D           # show each disk device separately
     biolatency -F           # show I/O flags separately
     biolatency -d sdc       # trace sdc only
+    biolatency -c /sys/fs/cgroup/system.slice   # trace tasks of that cgroup only
     biolatency -D --prometheus 127.0.0.1:9436   # serve /metrics, a disk label";
 
 /// Summarize block device I/O latency as a histogram.
@@ -45,6 +46,8 @@ struct Args {
     #[arg(short = 'd', long, value_name = "DISK")]
     disk: Option<String>,
     #[command(flatten)]
+    cgroup: CgroupArg,
+    #[command(flatten)]
     common: CommonArgs,
 }
 
@@ -53,7 +56,8 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let tool = Tool::new("biolatency", args.common, BlockLatency::UNIT)?;
+    let tool =
+        Tool::new("biolatency", args.common, BlockLatency::UNIT)?.with_cgroup(args.cgroup)?;
     let facts = BlockFacts::load()?;
     let config = Config {
         settings: tool.settings(),

@@ -77,7 +77,8 @@ fn on_switch(prev_exits: impl FnOnce() -> bool) {
     let config = CONFIG.get();
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
-    if (tid == 0 && config.include_idle == 0) || !config.settings.traces(tgid) {
+    if (tid == 0 && config.include_idle == 0) || !hist_ebpf::traces_current(&config.settings, tgid)
+    {
         return;
     }
     let on_cpu_since = (switched_in != 0).then_some(switched_in);

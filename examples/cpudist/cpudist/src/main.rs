@@ -11,7 +11,7 @@
 use clap::Parser;
 use cpudist_common::{Breakdown, Config, Dist, TaskDist};
 use hist_tool::{
-    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
+    CgroupArg, CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
     hist_core::{FieldPath, HistDesc, Unused},
     kernel::{self, KernelBtf},
 };
@@ -23,6 +23,7 @@ const EXAMPLES: &str = "examples:
     cpudist -mT 1        # 1s summaries, milliseconds, and timestamps
     cpudist -P           # show each PID separately
     cpudist -p 185       # trace PID 185 only
+    cpudist -c /sys/fs/cgroup/system.slice   # trace tasks of that cgroup only
     cpudist -I           # include CPU idle time
     cpudist -e           # show the average per histogram
     cpudist -j 1         # one JSON object per second
@@ -56,6 +57,8 @@ struct Args {
     #[command(flatten)]
     pid: PidArg,
     #[command(flatten)]
+    cgroup: CgroupArg,
+    #[command(flatten)]
     common: CommonArgs,
 }
 
@@ -64,7 +67,9 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let tool = Tool::new("cpudist", args.common, Dist::UNIT)?.with_pid(args.pid)?;
+    let tool = Tool::new("cpudist", args.common, Dist::UNIT)?
+        .with_pid(args.pid)?
+        .with_cgroup(args.cgroup)?;
     let mut settings = tool.settings();
     settings.sums |= args.extension as u32;
     let (breakdown, section) = match (args.pids, args.tids) {

@@ -20,8 +20,9 @@ hist_ebpf::run_queue_probes!(CONFIG.get().task; wakeup: enqueue, switch: on_swit
 
 #[inline(always)]
 fn enqueue(task: &Task) {
-    let tgid = CONFIG.get().settings.tgid;
-    if task.pid() == 0 || (tgid != 0 && task.tgid() != Some(tgid)) {
+    let settings = CONFIG.get().settings;
+    let filtered = settings.tgid != 0 && task.tgid() != Some(settings.tgid);
+    if task.pid() == 0 || filtered || !hist_ebpf::in_traced_cgroup(&settings) {
         return;
     }
     task.start_wait(&RUN_QUEUE_START);

@@ -8,7 +8,7 @@
 
 use clap::Parser;
 use hist_tool::{
-    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
+    CgroupArg, CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
     hist_core::{HistDesc, Starts, sched},
     kernel,
     plan::Hook,
@@ -21,6 +21,7 @@ const EXAMPLES: &str = "examples:
     runqlat -mT 1   # 1s summaries, milliseconds, and timestamps
     runqlat -P      # show each PID separately
     runqlat -p 185  # trace PID 185 only
+    runqlat -c /sys/fs/cgroup/system.slice   # trace tasks of that cgroup only
     runqlat --percentiles 5   # p50, p90, p99, p99.9 after each histogram";
 
 /// Summarize run queue (scheduler) latency as a histogram.
@@ -39,6 +40,8 @@ struct Args {
     #[command(flatten)]
     pid: PidArg,
     #[command(flatten)]
+    cgroup: CgroupArg,
+    #[command(flatten)]
     common: CommonArgs,
 }
 
@@ -48,7 +51,9 @@ fn main() {
 
 fn run(args: Args) -> Result<(), ToolError> {
     let by_process = args.pids || args.pid.pid.is_some();
-    let tool = Tool::new("runqlat", args.common, RunqLatency::UNIT)?.with_pid(args.pid)?;
+    let tool = Tool::new("runqlat", args.common, RunqLatency::UNIT)?
+        .with_pid(args.pid)?
+        .with_cgroup(args.cgroup)?;
     let config = Config {
         settings: tool.settings(),
         per_process: args.pids as u32,
