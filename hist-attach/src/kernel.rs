@@ -46,6 +46,7 @@ mod caps;
 mod field;
 mod kallsyms;
 mod module_fentry;
+mod perf_probe;
 pub mod sched;
 mod tracefs;
 
@@ -59,6 +60,7 @@ pub use kallsyms::{
     split_compiler_suffix,
 };
 pub use module_fentry::{ModuleFentryError, ModuleFunction, ModulePrograms, ModuleTracingLink};
+pub use perf_probe::{ProbeLink, ProbeTarget};
 pub use tracefs::{
     TRACEFS_MOUNT_POINT, ensure_tracefs, tracefs, tracepoint_exists, tracepoint_field_offset,
 };

@@ -14,5 +14,6 @@
 //! With the feature `clap`, [`plan::Hook`] is a `clap::ValueEnum` for an `--attach HOOK` flag.
 #![deny(missing_docs)]
 
+pub mod functions;
 pub mod kernel;
 pub mod plan;

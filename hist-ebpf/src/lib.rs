@@ -49,6 +49,7 @@ mod config;
 mod declare;
 mod drops;
 mod field;
+pub mod func;
 mod hash;
 mod latency;
 pub mod op_start;

@@ -68,6 +68,7 @@ use hist_user::{
 
 use crate::interval::{Intervals, Wakeup, local_time_hms};
 
+mod functions;
 pub mod interval;
 pub mod text;
 
@@ -240,6 +241,9 @@ pub enum ToolError {
     /// The eBPF object did not load.
     #[error("loading the eBPF object failed: {0}")]
     Load(String),
+    /// A function pattern names nothing to trace.
+    #[error(transparent)]
+    Functions(#[from] hist_attach::functions::FunctionError),
     /// Printing, signals, or the `/metrics` server failed.
     #[error("{0}")]
     Io(String),
@@ -424,6 +428,8 @@ pub struct Tracing {
     loaded: Loaded,
     /// What is attached outside the `Ebpf` (fentry on module functions), kept while tracing.
     attached: Attached,
+    /// The copies of function programs ([`Loaded::attach_functions`]), kept while tracing.
+    copies: Vec<functions::CopyLink>,
 }
 
 impl Tool {
@@ -635,6 +641,7 @@ impl Loaded {
                     let tracing = Tracing {
                         loaded: self,
                         attached,
+                        copies: Vec::new(),
                     };
                     return Ok((tracing, choice));
                 }
@@ -670,11 +677,13 @@ impl Tracing {
                     object: _,
                 },
             attached,
+            copies,
         } = self;
         let result = tool.run::<H>(&mut ebpf, settings, view);
         // The programs go before what is attached outside the object.
         drop(ebpf);
         drop(attached);
+        drop(copies);
         result
     }
 }

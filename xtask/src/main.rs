@@ -28,13 +28,14 @@ use clap::{Parser, Subcommand};
 use crate::{passed::Passed, setup::Toolchain};
 
 /// The example tools, built in release for the live tests, `run` and the benches.
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 7] = [
     "cpudist",
     "nfsdist",
     "xfsreclaim",
     "biolatency",
     "runqlat",
     "fsdist",
+    "funclatency",
 ];
 
 /// Arguments given to cpudist by `cargo xtask run` without arguments: five one-second histograms.
@@ -56,7 +57,7 @@ enum Cmd {
     /// Choose the eBPF toolchain (a nightly with rust-src, else Debian's rustc) and install what is missing
     Setup(setup::Options),
     /// Setup, then the release build of the tools (cpudist, nfsdist, xfsreclaim, biolatency,
-    /// runqlat, fsdist) into target/release
+    /// runqlat, fsdist, funclatency) into target/release
     Build,
     /// Setup, then fmt, clippy, doc, the tools' release builds, `cargo test --release` (as
     /// root) and the VM stage: the live tests again in Debian's 5.10, 6.1 and 6.12 kernels under
@@ -318,7 +319,7 @@ fn out_of_tree(ws: &Workspace, tc: &Toolchain) -> Result<()> {
 
 /// The test binaries run again in every guest: every live-kernel test (tests/live), hist-attach's
 /// kernel probing and attach plans on the running kernel included.
-const GUEST_TESTS: [(&str, &str); 17] = [
+const GUEST_TESTS: [(&str, &str); 18] = [
     ("hist-live-tests", "verifier"),
     ("hist-live-tests", "batch"),
     ("hist-live-tests", "drops"),
@@ -332,6 +333,7 @@ const GUEST_TESTS: [(&str, &str); 17] = [
     ("hist-live-tests", "latency_tools"),
     ("hist-live-tests", "nfsdist"),
     ("hist-live-tests", "fsdist"),
+    ("hist-live-tests", "funclatency"),
     ("hist-live-tests", "biolatency"),
     ("hist-live-tests", "runqlat"),
     ("hist-live-tests", "attach_kernel"),

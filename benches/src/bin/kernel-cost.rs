@@ -193,7 +193,7 @@ const BPFTRACE_RUNQ: &str = "\
     $ns = @qtime[args->next_pid]; \
     if ($ns) { @usecs = hist((nsecs - $ns) / 1000); } delete(@qtime[args->next_pid]); }";
 
-const BENCHES: [Bench; 5] = [
+const BENCHES: [Bench; 6] = [
     Bench {
         tool: ToolName::Cpudist,
         c: Some(("cpudist", "HIST_C_CPUDIST_BIN")),

@@ -701,6 +701,18 @@ impl KernelBtf {
             .map_err(|r| btf_parse_error("vmlinux", r))
     }
 
+    /// The BTF type id of the `FUNC` named `name` in vmlinux BTF (the `attach_btf_id` of an
+    /// fentry program on it), or `None` when vmlinux BTF has no such function.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::BtfParse`] when vmlinux BTF is malformed.
+    pub fn vmlinux_func_id(&self, name: &str) -> Result<Option<u32>, KernelError> {
+        RawBtf::parse(&self.vmlinux)
+            .and_then(|btf| btf.find(None, KIND_FUNC, name))
+            .map_err(|r| btf_parse_error("vmlinux", r))
+    }
+
     /// The byte offset of `member` in `struct name` (or `union name`) of vmlinux BTF, following
     /// the member through anonymous struct and union members (the kernel nests fields in unnamed
     /// unions), or `None` when the struct or the member does not exist.

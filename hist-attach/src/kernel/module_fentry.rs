@@ -44,7 +44,10 @@ use std::{
 use aya::{Ebpf, maps::Map, maps::MapData};
 use aya_obj::{
     Object, ProgramSection,
-    generated::{BPF_F_SLEEPABLE, bpf_attach_type, bpf_cmd, bpf_prog_type},
+    generated::{
+        BPF_DW, BPF_F_SLEEPABLE, BPF_IMM, BPF_LD, BPF_PSEUDO_MAP_VALUE, bpf_attach_type, bpf_cmd,
+        bpf_prog_type,
+    },
 };
 
 use super::{
@@ -164,7 +167,8 @@ impl ModuleFentryError {
 pub struct ModuleFunction {
     module: String,
     function: String,
-    btf: OwnedFd,
+    /// The module's BTF object; `None` for a function of vmlinux.
+    btf: Option<OwnedFd>,
     btf_id: u32,
 }
 
@@ -225,7 +229,37 @@ impl ModuleFunction {
         Ok(ModuleFunction {
             module: module.to_owned(),
             function: function.to_owned(),
-            btf,
+            btf: Some(btf),
+            btf_id,
+        })
+    }
+
+    /// Finds `function` in vmlinux BTF, for the programs [`ModulePrograms::attach_copy`] loads
+    /// (aya's `FEntry` serves one load of a program only).
+    ///
+    /// # Errors
+    ///
+    /// [`ModuleFentryError::NotInModuleBtf`] (module `vmlinux`) when vmlinux BTF has no such
+    /// function, [`ModuleFentryError::Btf`] when it cannot be read or parsed.
+    pub fn in_vmlinux(function: &str) -> Result<Self, ModuleFentryError> {
+        let path = Path::new(SYS_KERNEL_BTF).join("vmlinux");
+        let btf_error = |reason: String| ModuleFentryError::Btf {
+            path: path.clone(),
+            reason,
+        };
+        let bytes = fs::read(&path).map_err(|e| btf_error(e.to_string()))?;
+        let btf = KernelBtf::from_parts(bytes, Vec::new()).map_err(|e| btf_error(e.to_string()))?;
+        let btf_id = btf
+            .vmlinux_func_id(function)
+            .map_err(|e| btf_error(e.to_string()))?
+            .ok_or_else(|| ModuleFentryError::NotInModuleBtf {
+                function: function.to_owned(),
+                module: "vmlinux".to_owned(),
+            })?;
+        Ok(ModuleFunction {
+            module: "vmlinux".to_owned(),
+            function: function.to_owned(),
+            btf: None,
             btf_id,
         })
     }
@@ -253,9 +287,12 @@ impl ModuleFunction {
 /// stays valid after its maps are taken or the [`Ebpf`] dropped.
 #[derive(Debug)]
 pub struct ModulePrograms {
-    object: Object,
+    pub(crate) object: Object,
     /// The duplicated map file descriptors that the relocated instructions name.
     _maps: Vec<OwnedFd>,
+    /// The fd (one of `_maps`) of the function index table's map, when the object has one
+    /// ([`hist_core::func`]): the copies of a program differ in the element they read.
+    index_table: Option<i32>,
 }
 
 impl ModulePrograms {
@@ -307,9 +344,13 @@ impl ModulePrograms {
         obj.relocate_calls(&text_sections)
             .map_err(|e| object_error(error_line(&e)))?;
         obj.sanitize_functions(aya::features());
+        let index_table = fds
+            .get(hist_core::func::FUNC_INDEX_SECTION)
+            .map(|fd| fd.as_raw_fd());
         Ok(ModulePrograms {
             object: obj,
             _maps: fds.into_values().collect(),
+            index_table,
         })
     }
 
@@ -325,6 +366,23 @@ impl ModulePrograms {
     pub fn attach(
         &self,
         program: &str,
+        target: &ModuleFunction,
+    ) -> Result<ModuleTracingLink, ModuleFentryError> {
+        self.attach_copy(program, 0, target)
+    }
+
+    /// Like [`attach`](Self::attach), for copy `index` of the program: its reads of the
+    /// function index table ([`hist_core::func`]) read element `index`, so that it records as
+    /// function `index`.
+    ///
+    /// # Errors
+    ///
+    /// As [`attach`](Self::attach); [`ModuleFentryError::Program`] too when `index` is past
+    /// the table, or not 0 in an object without one.
+    pub fn attach_copy(
+        &self,
+        program: &str,
+        index: u32,
         target: &ModuleFunction,
     ) -> Result<ModuleTracingLink, ModuleFentryError> {
         let prog = self
@@ -343,27 +401,17 @@ impl ModulePrograms {
                 });
             }
         };
-        let function = self
-            .object
-            .functions
-            .get(&prog.function_key())
-            .ok_or_else(|| ModuleFentryError::Program {
-                reason: format!("the code of program {program} is missing from the object"),
-            })?;
-        let mut name = [0u8; 16];
-        // The kernel keeps 15 bytes and a NUL; a longer name is cut, as aya does.
-        let len = program.len().min(15);
-        name[..len].copy_from_slice(&program.as_bytes()[..len]);
+        let instructions = self.copy_of(program, index)?;
         let mut attr = ProgLoadAttr {
             prog_type: bpf_prog_type::BPF_PROG_TYPE_TRACING as u32,
-            insn_cnt: function.instructions.len() as u32,
-            insns: function.instructions.as_ptr() as u64,
+            insn_cnt: instructions.len() as u32,
+            insns: instructions.as_ptr() as u64,
             license: prog.license.as_ptr() as u64,
             prog_flags: if sleepable { BPF_F_SLEEPABLE } else { 0 },
-            prog_name: name,
+            prog_name: program_name(program),
             expected_attach_type: attach_type as u32,
             attach_btf_id: target.btf_id,
-            attach_btf_obj_fd: target.btf.as_raw_fd() as u32,
+            attach_btf_obj_fd: target.btf.as_ref().map_or(0, |fd| fd.as_raw_fd() as u32),
             ..ProgLoadAttr::default()
         };
         let load_error = |source, verifier| ModuleFentryError::Load {
@@ -373,24 +421,7 @@ impl ModulePrograms {
             source,
             verifier,
         };
-        // SAFETY: `attr` is BPF_PROG_LOAD's prefix of `union bpf_attr`; the instructions, the
-        // license and the BTF fd it points to are borrowed from `self` and `target` and outlive
-        // the call.
-        let program_fd = match unsafe { prog_load(&mut attr) } {
-            Ok(fd) => fd,
-            Err(source) => {
-                let mut log = vec![0u8; LOG_SIZE];
-                attr.log_level = 1;
-                attr.log_size = LOG_SIZE as u32;
-                attr.log_buf = log.as_mut_ptr() as u64;
-                // SAFETY: as above; `log` is a buffer of `log_size` bytes that outlives the call.
-                let retried = unsafe { prog_load(&mut attr) };
-                return Err(match retried {
-                    Ok(_) => load_error(source, Some("nothing: the logged load passed".into())),
-                    Err(_) => load_error(source, last_verifier_line(&log)),
-                });
-            }
-        };
+        let program_fd = load_logged(&mut attr, load_error)?;
         let mut open = RawTracepointOpenAttr {
             name: 0,
             prog_fd: program_fd.as_raw_fd() as u32,
@@ -439,6 +470,94 @@ impl ModuleTracingLink {
     /// The link that keeps it attached.
     pub fn link_fd(&self) -> BorrowedFd<'_> {
         self.link.as_fd()
+    }
+}
+
+impl ModulePrograms {
+    /// The instructions of `program`'s copy `index`: each read of the function index table
+    /// moved from element 0 to element `index`.
+    pub(crate) fn copy_of(
+        &self,
+        program: &str,
+        index: u32,
+    ) -> Result<Vec<aya_obj::generated::bpf_insn>, ModuleFentryError> {
+        let missing = |reason: String| ModuleFentryError::Program { reason };
+        let prog = self
+            .object
+            .programs
+            .get(program)
+            .ok_or_else(|| missing(format!("the eBPF object has no program {program}")))?;
+        let function = self
+            .object
+            .functions
+            .get(&prog.function_key())
+            .ok_or_else(|| missing(format!("the code of program {program} is missing")))?;
+        let mut instructions = function.instructions.clone();
+        if index == 0 {
+            return Ok(instructions);
+        }
+        let Some(table) = self.index_table else {
+            return Err(missing(format!(
+                "copy {index} of {program}: the object has no function index table"
+            )));
+        };
+        if index as usize >= hist_core::func::MAX_FUNCS {
+            return Err(missing(format!(
+                "copy {index} of {program}: the table has {} functions",
+                hist_core::func::MAX_FUNCS
+            )));
+        }
+        // `r = map_value(table) + offset` is an `ld_imm64` in two slots: the fd in the first
+        // one's immediate, the offset in the second's.
+        let ld_imm64 = (BPF_LD | BPF_IMM | BPF_DW) as u8;
+        let mut at = 0;
+        while at + 1 < instructions.len() {
+            let ins = &instructions[at];
+            if ins.code == ld_imm64 {
+                if ins.src_reg() == BPF_PSEUDO_MAP_VALUE as u8 && ins.imm == table {
+                    instructions[at + 1].imm += 4 * index as i32;
+                }
+                at += 2;
+            } else {
+                at += 1;
+            }
+        }
+        Ok(instructions)
+    }
+}
+
+/// A program's name for `BPF_PROG_LOAD`: the kernel keeps 15 bytes and a NUL; a longer name is
+/// cut, as aya does.
+pub(crate) fn program_name(program: &str) -> [u8; 16] {
+    let mut name = [0u8; 16];
+    let len = program.len().min(15);
+    name[..len].copy_from_slice(&program.as_bytes()[..len]);
+    name
+}
+
+/// `BPF_PROG_LOAD` of `attr`; when the kernel refuses it, a second, logged load for the
+/// verifier's last line, given to `error` with the first load's error.
+pub(crate) fn load_logged(
+    attr: &mut ProgLoadAttr,
+    error: impl FnOnce(io::Error, Option<String>) -> ModuleFentryError,
+) -> Result<OwnedFd, ModuleFentryError> {
+    // SAFETY: `attr` is BPF_PROG_LOAD's prefix of `union bpf_attr`; what it points to (the
+    // instructions, the license, a BTF fd) is the caller's and outlives the call.
+    match unsafe { prog_load(attr) } {
+        Ok(fd) => Ok(fd),
+        Err(source) => {
+            let mut log = vec![0u8; LOG_SIZE];
+            attr.log_level = 1;
+            attr.log_size = LOG_SIZE as u32;
+            attr.log_buf = log.as_mut_ptr() as u64;
+            // SAFETY: as above; `log` is a buffer of `log_size` bytes that outlives the call.
+            let retried = unsafe { prog_load(attr) };
+            attr.log_buf = 0;
+            Err(match retried {
+                Ok(_) => error(source, Some("nothing: the logged load passed".into())),
+                Err(_) => error(source, last_verifier_line(&log)),
+            })
+        }
     }
 }
 

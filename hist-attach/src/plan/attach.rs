@@ -15,7 +15,7 @@ use crate::kernel::{self, ModuleFunction, ModulePrograms, ModuleTracingLink, err
 /// What [`Plan::attach`] attached: the choice per op, and the links of fentry/fexit programs on
 /// module functions, which live outside the [`Ebpf`] (aya 0.14 cannot load them): they stay
 /// attached as long as this value lives.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Attached {
     /// Per op, in the tool's order.
     pub choices: Vec<Choice>,
