@@ -7,6 +7,8 @@
 //!   and capabilities, `/proc/kallsyms` (compiler and module suffixes), vmlinux and module BTF
 //!   (functions, struct members), tracefs, and test loads of each program type; plus fentry on
 //!   module functions, which aya 0.14 cannot attach (aya's issue #300).
+//! * [`functions`]: functions named at run time (`vfs_*`, `c:malloc`), resolved to what a
+//!   kprobe, fentry or uprobe is put on.
 //! * [`plan`]: per operation of a tool, the candidate hooks checked against those facts in order
 //!   (fentry/fexit → kprobe/kretprobe → `tp_btf` → tracepoint), attached with fallback, and one
 //!   line per operation when none works.

@@ -125,3 +125,23 @@ pub(crate) fn same_shape_within_a_bucket(a: &Rows, b: &Rows) -> bool {
         upto(a, low) + slack >= upto(b, below) && upto(b, low) + slack >= upto(a, below)
     })
 }
+
+/// Whether two tools' timings of the same calls of one function can be held to the same shape
+/// within a bucket: always on real hardware; under software emulation (the VM stage:
+/// [`time_scale`](super::time_scale) above 1) only when the calls take at least `floor` (in
+/// the histograms' unit) at the median. Both tools' programs are on the function's entry and
+/// exit, so each one's time includes one of the other's programs, which emulated take
+/// microseconds: calls of a few microseconds move by a bucket or two, their counts not at all.
+pub(crate) fn shapes_comparable(a: &Rows, b: &Rows, floor: u64) -> bool {
+    let median = |rows: &Rows| {
+        let half = total(rows).div_ceil(2);
+        let mut seen = 0;
+        rows.iter()
+            .find(|(_, count)| {
+                seen += count;
+                seen >= half
+            })
+            .map_or(0, |(low, _)| *low)
+    };
+    super::time_scale() == 1 || median(a).min(median(b)) >= floor
+}
