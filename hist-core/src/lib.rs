@@ -43,6 +43,7 @@ pub mod block;
 pub mod desc;
 pub mod drops;
 pub mod field;
+pub mod fs;
 pub mod func;
 pub mod key;
 pub mod names;

@@ -17,7 +17,7 @@ use common::{
     },
     report, trace_around,
 };
-use fsdist_common::{EXT4, FileSystem, XFS};
+use hist_core::fs::{EXT4, FileSystem, XFS};
 use hist_test_fixtures::MountedImage;
 
 /// Calls of each file operation in the workload.

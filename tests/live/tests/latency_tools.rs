@@ -18,7 +18,7 @@ use hist_attach::{
 use hist_test_fixtures::{self as fixtures, Xfs};
 
 /// The tools' own op tables.
-const NFSDIST: &[OpSpec] = fsdist_common::NFS.ops;
+const NFSDIST: &[OpSpec] = hist_core::fs::NFS.ops;
 const XFSRECLAIM: [OpSpec; 2] = xfsreclaim_common::OPS;
 
 /// Whether xfsreclaim's fallback can attach: the vmscan shrinker tracepoints exist (as tp_btf

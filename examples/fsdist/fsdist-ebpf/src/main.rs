@@ -3,8 +3,8 @@
 #![no_std]
 #![no_main]
 
-use fsdist_common::{FsLatency, Op};
-use hist_ebpf::{PerCpuArrayHist, Settings, Sums};
+use fsdist_common::FsLatency;
+use hist_ebpf::{PerCpuArrayHist, Settings, Sums, hist_core::fs::Op};
 
 hist_ebpf::ebpf_program!(Settings);
 

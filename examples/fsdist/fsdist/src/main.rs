@@ -4,13 +4,17 @@
 //! A rebuild of libbpf-tools' `fsdist` on hist: same flags, same output, plus `-j`,
 //! `--prometheus`, `--percentiles`, `--precision` and heatmaps. Copy this directory to start an
 //! entry/exit latency tool whose functions are chosen at run time: `fsdist-common` describes
-//! the histogram and lists each file system's functions, `fsdist-ebpf` records, and this file
-//! picks the file system's functions, attaches to them and prints.
+//! the histogram, `fsdist-ebpf` records, and this file picks the file system's functions
+//! (`hist_core::fs`), attaches to them and prints.
 
 use clap::Parser;
-use fsdist_common::{FILE_SYSTEMS, FileSystem, FsLatency, Op};
+use fsdist_common::FsLatency;
 use hist_tool::{
-    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View, hist_core::HistDesc,
+    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
+    hist_core::{
+        HistDesc,
+        fs::{FILE_SYSTEMS, FileSystem, Op},
+    },
 };
 
 const EXAMPLES: &str = "examples:

@@ -5,9 +5,13 @@
 //! functions (`examples/fsdist`), bcc's flags and sections.
 
 use clap::Parser;
-use fsdist_common::{FsLatency, NFS, Op};
+use fsdist_common::FsLatency;
 use hist_tool::{
-    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View, hist_core::HistDesc,
+    CommonArgs, PidArg, Section, Timestamp, Tool, ToolError, View,
+    hist_core::{
+        HistDesc,
+        fs::{NFS, Op},
+    },
 };
 
 const EXAMPLES: &str = "examples:
