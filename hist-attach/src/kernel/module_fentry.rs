@@ -43,7 +43,7 @@ use std::{
 
 use aya::{Ebpf, maps::Map, maps::MapData};
 use aya_obj::{
-    Object, ProgramSection,
+    Object, Program, ProgramSection,
     generated::{
         BPF_DW, BPF_F_SLEEPABLE, BPF_IMM, BPF_LD, BPF_PSEUDO_MAP_VALUE, bpf_attach_type, bpf_cmd,
         bpf_prog_type,
@@ -287,7 +287,7 @@ impl ModuleFunction {
 /// stays valid after its maps are taken or the [`Ebpf`] dropped.
 #[derive(Debug)]
 pub struct ModulePrograms {
-    pub(crate) object: Object,
+    object: Object,
     /// The duplicated map file descriptors that the relocated instructions name.
     _maps: Vec<OwnedFd>,
     /// The fd (one of `_maps`) of the function index table's map, when the object has one
@@ -385,13 +385,7 @@ impl ModulePrograms {
         index: u32,
         target: &ModuleFunction,
     ) -> Result<ModuleTracingLink, ModuleFentryError> {
-        let prog = self
-            .object
-            .programs
-            .get(program)
-            .ok_or_else(|| ModuleFentryError::Program {
-                reason: format!("the eBPF object has no program {program}"),
-            })?;
+        let (prog, instructions) = self.copy_of(program, index)?;
         let (attach_type, sleepable) = match prog.section {
             ProgramSection::FEntry { sleepable } => (bpf_attach_type::BPF_TRACE_FENTRY, sleepable),
             ProgramSection::FExit { sleepable } => (bpf_attach_type::BPF_TRACE_FEXIT, sleepable),
@@ -401,7 +395,6 @@ impl ModulePrograms {
                 });
             }
         };
-        let instructions = self.copy_of(program, index)?;
         let mut attr = ProgLoadAttr {
             prog_type: bpf_prog_type::BPF_PROG_TYPE_TRACING as u32,
             insn_cnt: instructions.len() as u32,
@@ -474,13 +467,13 @@ impl ModuleTracingLink {
 }
 
 impl ModulePrograms {
-    /// The instructions of `program`'s copy `index`: each read of the function index table
-    /// moved from element 0 to element `index`.
+    /// `program`, and the instructions of its copy `index`: each read of the function index
+    /// table moved from element 0 to element `index`.
     pub(crate) fn copy_of(
         &self,
         program: &str,
         index: u32,
-    ) -> Result<Vec<aya_obj::generated::bpf_insn>, ModuleFentryError> {
+    ) -> Result<(&Program, Vec<aya_obj::generated::bpf_insn>), ModuleFentryError> {
         let missing = |reason: String| ModuleFentryError::Program { reason };
         let prog = self
             .object
@@ -494,7 +487,7 @@ impl ModulePrograms {
             .ok_or_else(|| missing(format!("the code of program {program} is missing")))?;
         let mut instructions = function.instructions.clone();
         if index == 0 {
-            return Ok(instructions);
+            return Ok((prog, instructions));
         }
         let Some(table) = self.index_table else {
             return Err(missing(format!(
@@ -522,7 +515,7 @@ impl ModulePrograms {
                 at += 1;
             }
         }
-        Ok(instructions)
+        Ok((prog, instructions))
     }
 }
 

@@ -112,13 +112,7 @@ impl ModulePrograms {
         index: u32,
         target: &ProbeTarget<'_>,
     ) -> Result<ProbeLink, ModuleFentryError> {
-        let prog = self
-            .object
-            .programs
-            .get(program)
-            .ok_or_else(|| ModuleFentryError::Program {
-                reason: format!("the eBPF object has no program {program}"),
-            })?;
+        let (prog, instructions) = self.copy_of(program, index)?;
         let ret = match prog.section {
             ProgramSection::KProbe | ProgramSection::UProbe { .. } => false,
             ProgramSection::KRetProbe | ProgramSection::URetProbe { .. } => true,
@@ -128,7 +122,6 @@ impl ModulePrograms {
                 });
             }
         };
-        let instructions = self.copy_of(program, index)?;
         let mut attr = ProgLoadAttr {
             prog_type: bpf_prog_type::BPF_PROG_TYPE_KPROBE as u32,
             insn_cnt: instructions.len() as u32,
