@@ -1,14 +1,15 @@
 //! kernel-cost: the in-kernel cost per event of hist's tools next to the tools they replace:
 //! `cpudist` beside libbpf-tools' `cpudist` and a bpftrace program computing the same
 //! histogram; `biolatency` and `runqlat` beside libbpf-tools' and bpftrace's; `nfsdist` beside
-//! libbpf-tools' `fsdist -t nfs` and bpftrace, `fsdist -t ext4` beside theirs; `xfsreclaim` beside bpftrace (ebpf_exporter, the
+//! libbpf-tools' `fsdist -t nfs` and bpftrace, `fsdist -t ext4` beside theirs, `funclatency` on
+//! the C library's getpid beside theirs and bpftrace's; `xfsreclaim` beside bpftrace (ebpf_exporter, the
 //! original, is not packaged here).
 //!
 //! As root, with `kernel.bpf_stats_enabled=1` (restored afterwards), each tool runs in turn
 //! under the same load, generated here: for cpudist and runqlat, pairs of threads ping-ponging
 //! one byte over two pipes (a constant stream of context switches); for nfsdist (fsdist), a loop
 //! of open, `pread`, `pwrite`, `fsync`, `stat` and close of a file on a loopback NFSv4.2 mount
-//! (an ext4 image on a loop device); for
+//! (an ext4 image on a loop device); for funclatency, calls of getpid(); for
 //! xfsreclaim, dropping the inode cache of an XFS file system of 5000 files and reading it back,
 //! over and over; for biolatency, direct reads of 4 KiB from a loop device. The kernel counts,
 //! per BPF program, how often it ran (`run_cnt`) and for how long
@@ -23,14 +24,15 @@
 //! A case whose hook this kernel lacks (ours refuses it) is skipped with ours' reason.
 //!
 //! ```text
-//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency -p runqlat -p fsdist
+//! cargo build --release -p cpudist -p nfsdist -p xfsreclaim -p biolatency -p runqlat -p fsdist -p funclatency
 //! cargo run --release -p hist-benches --bin kernel-cost -- --seconds 5
 //! cargo xtask vm --kernel 6.1 -- target/release/kernel-cost --tool nfsdist --tool fsdist
 //! ```
 //!
 //! Our tools are `$HIST_TOOLS_DIR/<tool>`, else this workspace's `target/release/<tool>`;
 //! libbpf-tools' are found with `dpkg -L libbpf-tools` (or `$HIST_C_CPUDIST_BIN`,
-//! `$HIST_C_FSDIST_BIN`, `$HIST_C_BIOLATENCY_BIN`, `$HIST_C_RUNQLAT_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
+//! `$HIST_C_FSDIST_BIN`, `$HIST_C_BIOLATENCY_BIN`, `$HIST_C_RUNQLAT_BIN`,
+//! `$HIST_C_FUNCLATENCY_BIN`), bpftrace and bpftool likewise (`$HIST_BPFTRACE_BIN`,
 //! `$HIST_BPFTOOL_BIN`; packages `bpftrace`, `bpftool`); `cargo xtask bench` installs them, this
 //! does not.
 
@@ -58,7 +60,8 @@ use serde_json::{Value, json};
 #[derive(Parser)]
 #[command(name = "kernel-cost")]
 struct Args {
-    /// the tools to measure (default: cpudist, biolatency and runqlat, whose hooks every kernel has)
+    /// the tools to measure (default: cpudist, biolatency, runqlat and funclatency, whose hooks
+    /// every kernel has)
     #[arg(long = "tool", value_enum)]
     tools: Vec<ToolName>,
     /// seconds of load per run (each tool runs twice per case)
@@ -80,6 +83,7 @@ enum ToolName {
     Biolatency,
     Runqlat,
     Fsdist,
+    Funclatency,
 }
 
 /// Set by SIGINT / SIGTERM: stop, clean up (tools, load, sysctl) and exit non-zero.
@@ -162,6 +166,14 @@ const BPFTRACE_EXT4_FENTRY: &str = "\
     kretfunc:ext4_sync_file, kretfunc:ext4_file_getattr /@start[tid]/ { \
     @usecs[probe] = hist((nsecs - @start[tid]) / 1000); \
     delete(@start[tid]); }";
+/// The C library's getpid, the function funclatency times here (a uprobe, which every kernel of
+/// the matrix and this host have); a path, as libbpf-tools' funclatency needs without `-p`.
+const LIBC_GETPID: &str = "/lib/x86_64-linux-gnu/libc.so.6:getpid";
+/// bpftrace's function latency on it (its `funclatency`-like idiom, in nanoseconds).
+const BPFTRACE_GETPID: &str = "\
+    uprobe:/lib/x86_64-linux-gnu/libc.so.6:getpid { @start[tid] = nsecs; } \
+    uretprobe:/lib/x86_64-linux-gnu/libc.so.6:getpid /@start[tid]/ { \
+    @nsecs = hist(nsecs - @start[tid]); delete(@start[tid]); }";
 /// The same idiom on xfsreclaim's functions, kprobes then fentry.
 const BPFTRACE_XFS_KPROBE: &str = "\
     kprobe:xfs_fs_nr_cached_objects, kprobe:xfs_fs_free_cached_objects \
@@ -193,7 +205,7 @@ const BPFTRACE_RUNQ: &str = "\
     $ns = @qtime[args->next_pid]; \
     if ($ns) { @usecs = hist((nsecs - $ns) / 1000); } delete(@qtime[args->next_pid]); }";
 
-const BENCHES: [Bench; 6] = [
+const BENCHES: [Bench; 7] = [
     Bench {
         tool: ToolName::Cpudist,
         c: Some(("cpudist", "HIST_C_CPUDIST_BIN")),
@@ -265,6 +277,16 @@ const BENCHES: [Bench; 6] = [
         ],
     },
     Bench {
+        tool: ToolName::Funclatency,
+        c: Some(("funclatency", "HIST_C_FUNCLATENCY_BIN")),
+        cases: &[Case {
+            name: "libc getpid, uprobe",
+            ours: &[LIBC_GETPID],
+            c: Some(&[LIBC_GETPID]),
+            bpftrace: BPFTRACE_GETPID,
+        }],
+    },
+    Bench {
         tool: ToolName::Biolatency,
         c: Some(("biolatency", "HIST_C_BIOLATENCY_BIN")),
         cases: &[
@@ -329,6 +351,7 @@ impl ToolName {
             ToolName::Biolatency => "biolatency",
             ToolName::Runqlat => "runqlat",
             ToolName::Fsdist => "fsdist",
+            ToolName::Funclatency => "funclatency",
         }
     }
 }
@@ -473,7 +496,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let selected = if args.tools.is_empty() {
-        vec![ToolName::Cpudist, ToolName::Biolatency, ToolName::Runqlat]
+        vec![
+            ToolName::Cpudist,
+            ToolName::Biolatency,
+            ToolName::Runqlat,
+            ToolName::Funclatency,
+        ]
     } else {
         args.tools.clone()
     };
@@ -1038,6 +1066,8 @@ enum Workload {
     XfsReclaim { xfs: Xfs },
     /// Direct reads of 4 KiB from a loop device: one block request each.
     DirectReads { disk: LoopDevice },
+    /// Calls of the C library's getpid.
+    Getpids,
 }
 
 /// Files made on the XFS file system: each reclaim round frees their inodes.
@@ -1078,6 +1108,7 @@ impl Workload {
                 let disk = LoopDevice::attach(64, None).map_err(|why| anyhow!("loop: {why}"))?;
                 Workload::DirectReads { disk }
             }
+            ToolName::Funclatency => Workload::Getpids,
         })
     }
 
@@ -1095,6 +1126,7 @@ impl Workload {
             Workload::DirectReads { disk } => {
                 format!("O_DIRECT reads of 4 KiB from {}", disk.path())
             }
+            Workload::Getpids => "calls of the C library's getpid()".to_owned(),
         }
     }
 
@@ -1124,6 +1156,13 @@ impl Workload {
             Workload::XfsReclaim { xfs } => {
                 let dir = xfs.mnt();
                 load.spawn(move || reclaim_inodes(&dir).map_err(std::io::Error::other));
+            }
+            Workload::Getpids => {
+                load.spawn(|| {
+                    // SAFETY: getpid(2) through the C library, without arguments.
+                    std::hint::black_box(unsafe { libc::getpid() });
+                    Ok(())
+                });
             }
             Workload::DirectReads { disk } => {
                 use std::os::unix::fs::OpenOptionsExt as _;
