@@ -43,6 +43,7 @@ pub mod block;
 pub(crate) mod bpf_syscall;
 mod btf;
 mod caps;
+mod cgroup;
 mod field;
 mod kallsyms;
 mod module_fentry;
@@ -54,6 +55,7 @@ pub use btf::{KernelBtf, btf_func_owner, btf_has_func, require_btf_func, vmlinux
 pub use caps::{
     CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, caps_sufficient, check_privileges, parse_cap_eff,
 };
+pub use cgroup::{cgroup_path, cgroup2_mount};
 pub use field::{KernelField, TASK_STATE};
 pub use kallsyms::{
     KernelSymbol, attachable_symbol, kallsyms_lookup, kallsyms_lookup_in, pick_attachable,

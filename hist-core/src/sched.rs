@@ -27,6 +27,20 @@ impl StartDesc for RunQueueStart {
     const DOMAIN: StartDomain = StartDomain::Threads;
 }
 
+/// What a run-queue tool's histograms are per: the waiting task's process, thread or cgroup
+/// (libbpf-tools' runqlat `-P`, `-L`, and `--per-cgroup`), or one for all; a `u32` to sit in a
+/// config. `hist_ebpf::sched::Task::key` reads the task's.
+pub mod per {
+    /// One histogram of all tasks.
+    pub const ALL: u32 = 0;
+    /// A histogram per process id.
+    pub const PROCESS: u32 = 1;
+    /// A histogram per thread id.
+    pub const THREAD: u32 = 2;
+    /// A histogram per cgroup (v2), by the low 32 bits of its id.
+    pub const CGROUP: u32 = 3;
+}
+
 /// Where a task's ids and state are in `struct task_struct` on this kernel. `#[repr(C)]`, all
 /// `u32`: no padding, so it can sit in a tool's config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -38,6 +52,9 @@ pub struct TaskFields {
     pub tgid: FieldPath,
     /// `task_struct.__state` (`state` before 5.14): 0 is `TASK_RUNNING`.
     pub state: FieldPath,
+    /// The id of its cgroup (v2), the inode number of the cgroup's directory:
+    /// `task_struct.cgroups → css_set.dfl_cgrp → cgroup.kn → kernfs_node.id`.
+    pub cgroup: FieldPath,
 }
 
 impl TaskFields {
@@ -46,6 +63,7 @@ impl TaskFields {
         pid: FieldPath::ABSENT,
         tgid: FieldPath::ABSENT,
         state: FieldPath::ABSENT,
+        cgroup: FieldPath::ABSENT,
     };
 }
 

@@ -77,6 +77,25 @@ impl Task {
             .or_else(|| read_field::<u32>(self.task, &self.fields.tgid))
     }
 
+    /// The id of its cgroup (v2), its directory's inode number; 0 where the hook does not tell
+    /// (a tracefs record).
+    #[inline(always)]
+    pub fn cgroup_id(&self) -> u64 {
+        read_field::<u64>(self.task, &self.fields.cgroup).unwrap_or(0)
+    }
+
+    /// Its histogram's key when a tool's histograms are `per` ([`hist_core::sched::per`]): its
+    /// process id, thread id, or the low 32 bits of its cgroup's id; 0 for one of all.
+    #[inline(always)]
+    pub fn key(&self, per: u32) -> u32 {
+        match per {
+            hist_core::sched::per::PROCESS => self.tgid().unwrap_or(0),
+            hist_core::sched::per::THREAD => self.pid(),
+            hist_core::sched::per::CGROUP => self.cgroup_id() as u32,
+            _ => 0,
+        }
+    }
+
     /// Notes that the task begins to wait now: in the task's own storage at `tp_btf` in
     /// builds with feature `task-storage` (no key to hash; freed with the task), else in
     /// `starts` by thread id.

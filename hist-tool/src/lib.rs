@@ -986,6 +986,12 @@ pub fn task_gone(id: &u32) -> bool {
     *id != 0 && !Path::new(&format!("/proc/{id}")).exists()
 }
 
+/// A cgroup's section label: its path below the cgroup2 mount (`/system.slice/ssh.service`),
+/// or its id when it is gone.
+pub fn cgroup_label(id: &u32) -> String {
+    kernel::cgroup_path(*id).unwrap_or_else(|| id.to_string())
+}
+
 /// A pid's section label as bcc's tools print it: `"1234 bash\n"` (the comm file's newline
 /// included, which makes bcc's blank line after `pid = 1234 bash`), or just the pid when the
 /// task is gone.

@@ -16,9 +16,20 @@ pub const TASK_TGID: KernelField = KernelField {
     chains: &[&["task_struct.tgid"]],
 };
 
-/// Where a task's [`TASK_PID`], [`TASK_TGID`] and [`TASK_STATE`] are on this kernel, from its
-/// BTF; [`TaskFields::ABSENT`] when the kernel has no BTF (only the tracefs tracepoints can
-/// serve then).
+/// The id of a task's cgroup (v2): its directory's inode number.
+pub const TASK_CGROUP: KernelField = KernelField {
+    name: "the cgroup of a task",
+    chains: &[&[
+        "task_struct.cgroups",
+        "css_set.dfl_cgrp",
+        "cgroup.kn",
+        "kernfs_node.id",
+    ]],
+};
+
+/// Where a task's [`TASK_PID`], [`TASK_TGID`], [`TASK_STATE`] and [`TASK_CGROUP`] are on this
+/// kernel, from its BTF; [`TaskFields::ABSENT`] when the kernel has no BTF (only the tracefs
+/// tracepoints can serve then).
 ///
 /// # Errors
 ///
@@ -32,5 +43,6 @@ pub fn task_fields() -> Result<TaskFields, KernelError> {
         pid: btf.require_field(&TASK_PID)?,
         tgid: btf.require_field(&TASK_TGID)?,
         state: btf.require_field(&TASK_STATE)?,
+        cgroup: btf.resolve_field(&TASK_CGROUP)?,
     })
 }

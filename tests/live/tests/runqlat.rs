@@ -108,6 +108,37 @@ fn runqlat_dash_c_counts_the_waits_of_the_cgroup_s_tasks() {
     report("runqlat -P -c: the waits of the cgroup's ping-pong, none of the other's");
 }
 
+/// `--per-cgroup`: a histogram per cgroup, named by its path. Two ping-pongs, each in a cgroup
+/// of its own: each cgroup's section holds at least a wait per wake-up of its ping-pong.
+#[test]
+fn runqlat_per_cgroup_names_each_cgroup_s_waits() {
+    let cgroups = [Cgroup::create().unwrap(), Cgroup::create().unwrap()];
+    let rounds = ROUNDS.to_string();
+    let workloads: Vec<Workload> = cgroups
+        .iter()
+        .map(|cgroup| {
+            let workload = Workload::spawn(&["ping-pong", &rounds]);
+            cgroup.add(workload.pid()).unwrap();
+            workload
+        })
+        .collect();
+    let mut workloads = Some(workloads);
+    let Traced { output, stderr, .. } = trace_around("runqlat", &["--per-cgroup"], || {
+        for workload in workloads.take().unwrap() {
+            workload.run_to_end();
+        }
+    });
+    let all = histograms(&output);
+    for cgroup in &cgroups {
+        let root = hist_attach::kernel::cgroup2_mount().unwrap();
+        let path = format!("/{}", cgroup.path().strip_prefix(&root).unwrap().display());
+        let found = all.iter().find(|(section, _)| *section == path);
+        let (_, rows) = found.unwrap_or_else(|| panic!("no cgroup = {path}:\n{output}{stderr}"));
+        assert!(total(rows) >= 2 * ROUNDS, "{path}:\n{output}");
+    }
+    report("runqlat --per-cgroup: each cgroup's ping-pong under its path");
+}
+
 #[test]
 fn runqlat_counts_waits_on_the_tracefs_plan_and_refuses_what_it_cannot_tell() {
     // Every task's waits: at least the ping-pong's.

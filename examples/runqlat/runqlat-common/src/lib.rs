@@ -8,13 +8,14 @@ use hist_core::{HistDesc, Layout, Settings, Unit, sched::TaskFields};
 pub struct RunqLatency;
 
 impl HistDesc for RunqLatency {
-    /// The process (`-P`) or thread (`-L`) that waited; 0 for one histogram of all.
+    /// The process (`-P`), thread (`-L`) or cgroup (`--per-cgroup`) that waited; 0 for one
+    /// histogram of all.
     type Prefix = u32;
     const NAME: &'static str = "LATENCY";
     /// Up to 2^27 µs (2 min): longer waits count in the overflow slot.
     const LAYOUT: Layout = Layout::log2(26);
     const UNIT: Unit = Unit::Microseconds;
-    /// Processes or threads counted at once.
+    /// Processes, threads or cgroups counted at once: more count as drops.
     const PREFIXES: u32 = 2048;
 }
 
@@ -24,10 +25,8 @@ impl HistDesc for RunqLatency {
 pub struct Config {
     /// `-p`, `-m`, and sums for Prometheus.
     pub settings: Settings,
-    /// `-P`: a histogram per process.
-    pub per_process: u32,
-    /// `-L`: a histogram per thread.
-    pub per_thread: u32,
+    /// What the histograms are per (`-P`, `-L`, `--per-cgroup`): `hist_core::sched::per`.
+    pub per: u32,
     /// Where `tp_btf` finds a task's ids and state on this kernel.
     pub task: TaskFields,
 }

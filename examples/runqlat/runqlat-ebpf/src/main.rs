@@ -38,11 +38,6 @@ fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) {
         return;
     };
     let config = CONFIG.get();
-    let key = match (config.per_process != 0, config.per_thread != 0) {
-        (true, _) => next.tgid().unwrap_or(0),
-        (_, true) => next.pid(),
-        _ => 0,
-    };
-    let value = config.settings.to_unit(ns);
+    let (key, value) = (next.key(config.per), config.settings.to_unit(ns));
     hist_ebpf::record(&LATENCY, &LATENCY_SUM, &config.settings, key, value);
 }

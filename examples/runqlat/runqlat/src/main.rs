@@ -20,6 +20,7 @@ const EXAMPLES: &str = "examples:
     runqlat 1 10    # print 1 second summaries, 10 times
     runqlat -mT 1   # 1s summaries, milliseconds, and timestamps
     runqlat -P      # show each PID separately
+    runqlat --per-cgroup      # show each cgroup separately
     runqlat -p 185  # trace PID 185 only
     runqlat -c /sys/fs/cgroup/system.slice   # trace tasks of that cgroup only
     runqlat --percentiles 5   # p50, p90, p99, p99.9 after each histogram";
@@ -37,6 +38,9 @@ struct Args {
     /// print a histogram per thread ID
     #[arg(short = 'L', long)]
     tids: bool,
+    /// print a histogram per cgroup (v2), named by its path
+    #[arg(long, conflicts_with_all = ["pids", "tids"])]
+    per_cgroup: bool,
     #[command(flatten)]
     pid: PidArg,
     #[command(flatten)]
@@ -50,33 +54,38 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), ToolError> {
-    let by_process = args.pids || args.pid.pid.is_some();
+    // What the histograms are per, their sections, and each one's label.
+    let (per, section, label): (_, _, fn(&u32) -> String) = match (args.pids, args.tids) {
+        (true, _) => (sched::per::PROCESS, Some(Section::Pid), hist_tool::pid_comm),
+        (_, true) => (sched::per::THREAD, Some(Section::Tid), hist_tool::pid_comm),
+        _ if args.per_cgroup => (
+            sched::per::CGROUP,
+            Some(Section::Named("cgroup")),
+            hist_tool::cgroup_label,
+        ),
+        _ => (sched::per::ALL, None, hist_tool::pid_comm),
+    };
+    // The tracefs records name a woken task by thread id only.
+    let by_task = matches!(per, sched::per::PROCESS | sched::per::CGROUP) || args.pid.pid.is_some();
     let tool = Tool::new("runqlat", args.common, RunqLatency::UNIT)?
         .with_pid(args.pid)?
         .with_cgroup(args.cgroup)?;
     let config = Config {
         settings: tool.settings(),
-        per_process: args.pids as u32,
-        per_thread: args.tids as u32,
+        per,
         task: kernel::sched::task_fields()?,
     };
     let objects = hist_tool::objects!("runqlat");
     let loaded = tool.load::<(RunqLatency, Starts<sched::RunQueueStart>)>(objects, config)?;
     let tracing = loaded.attach(&sched::WAKEUP_TO_RUN)?;
-    if by_process && tracing.hooks().any(|hook| hook == Hook::Tracepoint) {
-        let why = "-P and -p need tp_btf: the sched tracepoints' records do not say whose process a woken task is";
+    if by_task && tracing.hooks().any(|hook| hook == Hook::Tracepoint) {
+        let why = "-P, --per-cgroup and -p need tp_btf: the sched tracepoints' records do not say whose process or cgroup a woken task is";
         return Err(ToolError::Usage(why.into()));
     }
-    let section = match (args.pids, args.tids) {
-        (true, _) => Some(Section::Pid),
-        (_, true) => Some(Section::Tid),
-        _ => None,
-    };
-    let per_task = section.is_some();
     let banner = "Tracing run queue latency... Hit Ctrl-C to end.";
     let view = View::new(banner, "runqlat_seconds", "Run queue (scheduler) latency")
-        .sections(section, hist_tool::pid_comm)
+        .sections(section, label)
         .timestamp(args.timestamp.then_some(Timestamp::Hms))
-        .retire_when(per_task.then_some(hist_tool::task_gone));
+        .retire_when((args.pids || args.tids).then_some(hist_tool::task_gone));
     tracing.run::<RunqLatency>(&view)
 }
