@@ -28,7 +28,7 @@ impl StartDesc for RunQueueStart {
 }
 
 /// What a run-queue tool's histograms are per: the waiting task's process, thread or cgroup
-/// (libbpf-tools' runqlat `-P`, `-L`, and `--per-cgroup`), or one for all; a `u32` to sit in a
+/// (libbpf-tools' runqlat `-P`, `-L`, `--pidnss`, and `--per-cgroup`), or one for all; a `u32` to sit in a
 /// config. `hist_ebpf::sched::Task::key` reads the task's.
 pub mod per {
     /// One histogram of all tasks.
@@ -39,6 +39,8 @@ pub mod per {
     pub const THREAD: u32 = 2;
     /// A histogram per cgroup (v2), by the low 32 bits of its id.
     pub const CGROUP: u32 = 3;
+    /// A histogram per PID namespace, by its inode number.
+    pub const PIDNS: u32 = 4;
 }
 
 /// Where a task's ids and state are in `struct task_struct` on this kernel. `#[repr(C)]`, all
@@ -55,6 +57,10 @@ pub struct TaskFields {
     /// The id of its cgroup (v2), the inode number of the cgroup's directory:
     /// `task_struct.cgroups → css_set.dfl_cgrp → cgroup.kn → kernfs_node.id`.
     pub cgroup: FieldPath,
+    /// The inode number of the PID namespace of its children (its own, but after a
+    /// `setns`/`unshare`): `task_struct.nsproxy → nsproxy.pid_ns_for_children →
+    /// pid_namespace.ns.inum`, bcc's.
+    pub pidns: FieldPath,
 }
 
 impl TaskFields {
@@ -64,6 +70,7 @@ impl TaskFields {
         tgid: FieldPath::ABSENT,
         state: FieldPath::ABSENT,
         cgroup: FieldPath::ABSENT,
+        pidns: FieldPath::ABSENT,
     };
 }
 

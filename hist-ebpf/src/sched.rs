@@ -85,13 +85,17 @@ impl Task {
     }
 
     /// Its histogram's key when a tool's histograms are `per` ([`hist_core::sched::per`]): its
-    /// process id, thread id, or the low 32 bits of its cgroup's id; 0 for one of all.
+    /// process id, thread id, the low 32 bits of its cgroup's id, or its PID namespace's inode
+    /// number; 0 for one of all.
     #[inline(always)]
     pub fn key(&self, per: u32) -> u32 {
         match per {
             hist_core::sched::per::PROCESS => self.tgid().unwrap_or(0),
             hist_core::sched::per::THREAD => self.pid(),
             hist_core::sched::per::CGROUP => self.cgroup_id() as u32,
+            hist_core::sched::per::PIDNS => {
+                read_field::<u32>(self.task, &self.fields.pidns).unwrap_or(0)
+            }
             _ => 0,
         }
     }

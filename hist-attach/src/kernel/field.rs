@@ -24,7 +24,9 @@ use super::{KernelBtf, KernelError};
 pub struct KernelField {
     /// What the value is, for the error when no chain resolves.
     pub name: &'static str,
-    /// `struct.member` steps, best chain first: every step but the last is a pointer member.
+    /// `struct.member` steps, best chain first: every step but the last is a pointer member,
+    /// followed to the struct of the next step; a step written `+struct.member` is a member of
+    /// the struct embedded at the step before it (`pid_namespace.ns`, then `+ns_common.inum`).
     pub chains: &'static [&'static [&'static str]],
 }
 
@@ -54,12 +56,20 @@ impl KernelBtf {
         'chains: for chain in field.chains {
             let mut offsets = Vec::with_capacity(chain.len());
             for step in *chain {
+                let (embedded, step) = match step.strip_prefix('+') {
+                    Some(step) => (true, step),
+                    None => (false, *step),
+                };
                 let Some((name, member)) = step.split_once('.') else {
                     continue 'chains;
                 };
-                match self.member_offset(name, member)? {
-                    Some(offset) => offsets.push(offset),
-                    None => continue 'chains,
+                let Some(offset) = self.member_offset(name, member)? else {
+                    continue 'chains;
+                };
+                match (embedded, offsets.last_mut()) {
+                    (true, Some(last)) => *last += offset,
+                    (true, None) => continue 'chains,
+                    (false, _) => offsets.push(offset),
                 }
             }
             if let Some(path) = FieldPath::new(&offsets) {

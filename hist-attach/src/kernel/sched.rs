@@ -27,7 +27,18 @@ pub const TASK_CGROUP: KernelField = KernelField {
     ]],
 };
 
-/// Where a task's [`TASK_PID`], [`TASK_TGID`], [`TASK_STATE`] and [`TASK_CGROUP`] are on this
+/// The inode number of a task's PID namespace (that of its children, as bcc reads it).
+pub const TASK_PIDNS: KernelField = KernelField {
+    name: "the PID namespace of a task",
+    chains: &[&[
+        "task_struct.nsproxy",
+        "nsproxy.pid_ns_for_children",
+        "pid_namespace.ns",
+        "+ns_common.inum",
+    ]],
+};
+
+/// Where a task's [`TASK_PID`], [`TASK_TGID`], [`TASK_STATE`], [`TASK_CGROUP`] and [`TASK_PIDNS`] are on this
 /// kernel, from its BTF; [`TaskFields::ABSENT`] when the kernel has no BTF (only the tracefs
 /// tracepoints can serve then).
 ///
@@ -44,5 +55,6 @@ pub fn task_fields() -> Result<TaskFields, KernelError> {
         tgid: btf.require_field(&TASK_TGID)?,
         state: btf.require_field(&TASK_STATE)?,
         cgroup: btf.resolve_field(&TASK_CGROUP)?,
+        pidns: btf.resolve_field(&TASK_PIDNS)?,
     })
 }

@@ -139,6 +139,28 @@ fn runqlat_per_cgroup_names_each_cgroup_s_waits() {
     report("runqlat --per-cgroup: each cgroup's ping-pong under its path");
 }
 
+/// `--pidnss`: a histogram per PID namespace, read through an embedded member
+/// (`pid_namespace.ns.inum`): the ping-pong's waits under its namespace's inode number, as
+/// `/proc/PID/ns/pid` names it.
+#[test]
+fn runqlat_pidnss_counts_under_the_namespace_s_inode() {
+    let (ours, _, pid) = side_by_side(&["--pidnss"], None);
+    let link = std::fs::read_link(format!("/proc/{}/ns/pid", std::process::id())).unwrap();
+    // `pid:[4026531836]`: the test's namespace, which its child shares.
+    let inum = link
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_owned();
+    let all = histograms(&ours);
+    let found = all.iter().find(|(section, _)| *section == inum);
+    let (_, rows) = found.unwrap_or_else(|| panic!("no pidns = {inum} (workload {pid}):\n{ours}"));
+    assert!(total(rows) >= 2 * ROUNDS, "{ours}");
+    report(&format!(
+        "runqlat --pidnss: the ping-pong's waits under pidns = {inum}"
+    ));
+}
+
 #[test]
 fn runqlat_counts_waits_on_the_tracefs_plan_and_refuses_what_it_cannot_tell() {
     // Every task's waits: at least the ping-pong's.

@@ -25,7 +25,8 @@ impl HistDesc for RunqLatency {
 pub struct Config {
     /// `-p`, `-m`, and sums for Prometheus.
     pub settings: Settings,
-    /// What the histograms are per (`-P`, `-L`, `--per-cgroup`): `hist_core::sched::per`.
+    /// What the histograms are per (`-P`, `-L`, `--pidnss`, `--per-cgroup`):
+    /// `hist_core::sched::per`.
     pub per: u32,
     /// Where `tp_btf` finds a task's ids and state on this kernel.
     pub task: TaskFields,

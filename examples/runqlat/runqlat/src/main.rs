@@ -20,6 +20,7 @@ const EXAMPLES: &str = "examples:
     runqlat 1 10    # print 1 second summaries, 10 times
     runqlat -mT 1   # 1s summaries, milliseconds, and timestamps
     runqlat -P      # show each PID separately
+    runqlat --pidnss          # show each PID namespace separately
     runqlat --per-cgroup      # show each cgroup separately
     runqlat -p 185  # trace PID 185 only
     runqlat -c /sys/fs/cgroup/system.slice   # trace tasks of that cgroup only
@@ -38,8 +39,11 @@ struct Args {
     /// print a histogram per thread ID
     #[arg(short = 'L', long)]
     tids: bool,
-    /// print a histogram per cgroup (v2), named by its path
+    /// print a histogram per PID namespace
     #[arg(long, conflicts_with_all = ["pids", "tids"])]
+    pidnss: bool,
+    /// print a histogram per cgroup (v2), named by its path
+    #[arg(long, conflicts_with_all = ["pids", "tids", "pidnss"])]
     per_cgroup: bool,
     #[command(flatten)]
     pid: PidArg,
@@ -55,18 +59,16 @@ fn main() {
 
 fn run(args: Args) -> Result<(), ToolError> {
     // What the histograms are per, their sections, and each one's label.
+    let named = |name| Some(Section::Named(name));
     let (per, section, label): (_, _, fn(&u32) -> String) = match (args.pids, args.tids) {
         (true, _) => (sched::per::PROCESS, Some(Section::Pid), hist_tool::pid_comm),
         (_, true) => (sched::per::THREAD, Some(Section::Tid), hist_tool::pid_comm),
-        _ if args.per_cgroup => (
-            sched::per::CGROUP,
-            Some(Section::Named("cgroup")),
-            hist_tool::cgroup_label,
-        ),
+        _ if args.pidnss => (sched::per::PIDNS, named("pidns"), u32::to_string),
+        _ if args.per_cgroup => (sched::per::CGROUP, named("cgroup"), hist_tool::cgroup_label),
         _ => (sched::per::ALL, None, hist_tool::pid_comm),
     };
     // The tracefs records name a woken task by thread id only.
-    let by_task = matches!(per, sched::per::PROCESS | sched::per::CGROUP) || args.pid.pid.is_some();
+    let by_task = per != sched::per::ALL && per != sched::per::THREAD || args.pid.pid.is_some();
     let tool = Tool::new("runqlat", args.common, RunqLatency::UNIT)?
         .with_pid(args.pid)?
         .with_cgroup(args.cgroup)?;
@@ -79,7 +81,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let loaded = tool.load::<(RunqLatency, Starts<sched::RunQueueStart>)>(objects, config)?;
     let tracing = loaded.attach(&sched::WAKEUP_TO_RUN)?;
     if by_task && tracing.hooks().any(|hook| hook == Hook::Tracepoint) {
-        let why = "-P, --per-cgroup and -p need tp_btf: the sched tracepoints' records do not say whose process or cgroup a woken task is";
+        let why = "-P, --pidnss, --per-cgroup and -p need tp_btf: the sched tracepoints' records name a woken task by thread id only";
         return Err(ToolError::Usage(why.into()));
     }
     let banner = "Tracing run queue latency... Hit Ctrl-C to end.";
