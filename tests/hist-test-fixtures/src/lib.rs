@@ -197,12 +197,11 @@ pub fn reclaim_inodes(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A cgroup (v2) of its own below the cgroup2 mount (mounted in a temporary folder where there
-/// is none), for `-c`; removed on drop, once the processes put in it have exited.
+/// A cgroup (v2) of its own below the cgroup2 mount (mounted at `/tmp/hist-cgroup2` where there
+/// is none, and left there for the other tests), for `-c`; removed on drop, once the processes
+/// put in it have exited.
 pub struct Cgroup {
     dir: PathBuf,
-    /// The cgroup2 mount made for it, unmounted on drop.
-    mounted: Option<PathBuf>,
 }
 
 impl Cgroup {
@@ -215,20 +214,20 @@ impl Cgroup {
             let fields: Vec<&str> = line.split_whitespace().collect();
             (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
         });
-        let (root, mounted) = match cgroup2 {
-            Some(root) => (root, None),
+        let root = match cgroup2 {
+            Some(root) => root,
             None => {
-                let root =
-                    std::env::temp_dir().join(format!("hist-cgroup2-{}", std::process::id()));
+                // Tests in parallel may get here at once: a second mount is harmless.
+                let root = std::env::temp_dir().join("hist-cgroup2");
                 std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
                 shell(&format!("mount -t cgroup2 none {}", root.display()))?;
-                (root.clone(), Some(root))
+                root
             }
         };
         let dir = root.join(format!("hist-test-{}-{n}", std::process::id()));
         std::fs::create_dir(&dir)
             .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-        Ok(Cgroup { dir, mounted })
+        Ok(Cgroup { dir })
     }
 
     /// Its directory, what `-c` takes.
@@ -252,10 +251,6 @@ impl Drop for Cgroup {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        if let Some(root) = &self.mounted {
-            let _ = Command::new("umount").arg(root).status();
-            let _ = std::fs::remove_dir(root);
         }
     }
 }
