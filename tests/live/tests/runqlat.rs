@@ -82,8 +82,9 @@ fn runqlat_counts_what_libbpf_tools_counts_for_a_process() {
 }
 
 /// `-c CGROUP`: the waits that tasks of the cgroup begin (waking a task, or preempted), as
-/// libbpf-tools checks the current task. Two ping-pongs, one in the cgroup: `-P` shows that
-/// one's process, at least a wait per wake-up, and not the other.
+/// libbpf-tools checks the current task. Two ping-pongs, one in the cgroup: `-P` shows most of
+/// that one's waits and few of the other's. Not all and none: a wake-up that the scheduler
+/// queues to the woken task's CPU runs there, in whatever task that CPU runs.
 #[test]
 fn runqlat_dash_c_counts_the_waits_of_the_cgroup_s_tasks() {
     let cgroup = Cgroup::create().unwrap();
@@ -99,13 +100,21 @@ fn runqlat_dash_c_counts_the_waits_of_the_cgroup_s_tasks() {
         inside.run_to_end();
         outside.run_to_end();
     });
-    assert!(total(&of_pid(&output, Some(pid))) >= 2 * ROUNDS, "{output}");
+    let inside = total(&of_pid(&output, Some(pid)));
+    assert!(inside >= ROUNDS, "{output}");
     let all = histograms(&output);
-    let of_other = |(section, _): &(String, Rows)| {
+    let of_other = |(section, _): &&(String, Rows)| {
         section.split_whitespace().next() == Some(&other.to_string())
     };
-    assert!(!all.iter().any(of_other), "{output}");
-    report("runqlat -P -c: the waits of the cgroup's ping-pong, none of the other's");
+    let outside: u64 = all
+        .iter()
+        .filter(of_other)
+        .map(|(_, rows)| total(rows))
+        .sum();
+    assert!(outside <= ROUNDS / 10, "{output}");
+    report(&format!(
+        "runqlat -P -c: {inside} waits of the cgroup's ping-pong, {outside} of the other's"
+    ));
 }
 
 /// `--per-cgroup`: a histogram per cgroup, named by its path. Two ping-pongs, each in a cgroup
