@@ -114,7 +114,25 @@ impl LoopDevice {
         }
         let device = shell(&format!("losetup -f --show {}", image.display()))?;
         let _ = Command::new("udevadm").arg("settle").status();
-        Ok(LoopDevice { dir, device })
+        let loop_device = LoopDevice { dir, device };
+        loop_device.wait_idle();
+        Ok(loop_device)
+    }
+
+    /// Waits (up to 10 s) until nothing has read or written the device for half a second:
+    /// udev's probe of a new device (blkid's few dozen reads) may begin after `udevadm settle`
+    /// returned, and a test counts every request of the disk.
+    fn wait_idle(&self) {
+        let stat = format!("/sys/block/{}/stat", self.name());
+        let mut last = std::fs::read_to_string(&stat).unwrap_or_default();
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let now = std::fs::read_to_string(&stat).unwrap_or_default();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
     }
 
     /// The device's path: `/dev/loop3`.
