@@ -1,5 +1,7 @@
 //! A child process with a known behaviour, for the live-kernel tests. It waits for a line on
-//! stdin (so the tracer can attach to its pid first), then runs one pattern and exits:
+//! stdin (so the tracer can attach to its pid first), runs one pattern, prints `switches N` (how
+//! many times the kernel switched its threads out during the pattern, as `getrusage` counts them,
+//! voluntary and involuntary) and exits. The patterns:
 //!
 //! * `getpid CALLS THREADS`: exactly CALLS `getpid()` syscalls, split over THREADS threads;
 //! * `sleep MS TIMES`: sleeps MS milliseconds TIMES times;
@@ -13,7 +15,8 @@
 //!   closes it: TIMES of each of those calls, one file operation each;
 //! * `churn PROCESSES`: forks PROCESSES children one after another, each exiting at once;
 //! * `ping-pong TIMES`: two threads pass a byte back and forth over two pipes TIMES times, each
-//!   blocking in `read` until the other writes: 2 × TIMES wake-ups of one thread by the other;
+//!   reading until the other writes: usually 2 × TIMES wake-ups of one thread by the other, fewer
+//!   when a byte arrives before its reader sleeps (two CPUs, or a vCPU the host held back);
 //! * `direct-reads DEVICE TIMES`: reads 4 KiB from the block device DEVICE, opened read-only
 //!   with `O_DIRECT` (before the go line), TIMES times at successive offsets: one block request
 //!   each, past the page cache; read-only, so closing it makes udev probe nothing.
@@ -47,6 +50,7 @@ fn main() {
     io::stdin()
         .read_line(&mut String::new())
         .expect("read go line");
+    let before = switches();
     match args.first().map(String::as_str) {
         Some("getpid") => {
             let (calls, threads) = (number(1), number(2));
@@ -172,4 +176,16 @@ fn main() {
             "usage: workload getpid|sleep|sleeps|spin|files|churn|ping-pong|direct-reads ARGS…"
         ),
     }
+    println!("switches {}", switches() - before);
+}
+
+/// Context switches of this process's threads so far, voluntary and involuntary, as the kernel
+/// counts them: each is a wait on a run queue before the thread runs again.
+fn switches() -> i64 {
+    // SAFETY: an all-zero rusage is a valid value, and getrusage writes only into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer to a local.
+    let done = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(done, 0, "getrusage: {}", io::Error::last_os_error());
+    usage.ru_nvcsw + usage.ru_nivcsw
 }

@@ -47,6 +47,7 @@ impl Workload {
         let mut child = Command::new(env!("CARGO_BIN_EXE_workload"))
             .args(args)
             .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("spawn workload");
         let stdin = child.stdin.take();
@@ -75,11 +76,20 @@ impl Workload {
         }
     }
 
-    /// Lets the child run its pattern, and waits for it to finish.
-    pub(crate) fn run_to_end(mut self) {
+    /// Lets the child run its pattern, and waits for it to finish: how many times the kernel
+    /// switched the child's threads out during the pattern (each ends in a wait on a run queue,
+    /// and begins time off the CPU), as the child read them from `getrusage`.
+    pub(crate) fn run_to_end(mut self) -> u64 {
+        use std::io::Read as _;
         self.start();
+        let mut said = String::new();
+        let stdout = self.child.stdout.as_mut().expect("piped");
+        stdout.read_to_string(&mut said).expect("read workload");
         let status = self.child.wait().expect("wait workload");
         assert!(status.success(), "workload failed: {status}");
+        let switches = said.trim().strip_prefix("switches ");
+        let switches = switches.and_then(|n| n.parse().ok());
+        switches.unwrap_or_else(|| panic!("workload said {said:?}, not `switches N`"))
     }
 }
 
