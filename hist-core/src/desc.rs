@@ -31,7 +31,7 @@
 
 use core::{marker::PhantomData, ops::RangeInclusive};
 
-use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, StartDesc, map_entries};
+use crate::{Buckets, KeyPrefix, Linear, Log2, LogLinear, StartDesc, map_entries, names};
 
 /// What a histogram map holds and how it is read: shared by both sides of a tool.
 ///
@@ -57,16 +57,19 @@ pub trait HistDesc {
 /// [`Starts`] of a [`StartDesc`], or a tuple of them (`(Latency, Starts<RequestStart>)`)
 /// (`hist_tool::Tool::load`).
 pub trait HistDescs {
-    /// Calls `map(name, max_entries)` for each map, sized for `settings` on a kernel whose
-    /// `pid_max` is `pid_max`: a histogram gets [`map_entries`] of the refined layout's
-    /// `max_slot` and its `PREFIXES`, a start map [`StartDomain::entries`](crate::StartDomain::entries).
-    fn each_map(settings: &Settings, pid_max: u32, map: impl FnMut(&'static str, u32));
+    /// Calls `map(name, max_entries)` for each map, its name in parts to be joined, sized for
+    /// `settings` on a kernel whose `pid_max` is `pid_max`: a histogram gets [`map_entries`] of
+    /// the refined layout's `max_slot` and its `PREFIXES` (its default prefix's array, which an
+    /// object may have, one prefix's), a start map
+    /// [`StartDomain::entries`](crate::StartDomain::entries).
+    fn each_map(settings: &Settings, pid_max: u32, map: impl FnMut(&[&'static str], u32));
 }
 
 impl<H: HistDesc> HistDescs for H {
-    fn each_map(settings: &Settings, _: u32, mut map: impl FnMut(&'static str, u32)) {
-        let layout = settings.layout::<H>();
-        map(H::NAME, map_entries(layout.max_slot(), H::PREFIXES));
+    fn each_map(settings: &Settings, _: u32, mut map: impl FnMut(&[&'static str], u32)) {
+        let max_slot = settings.layout::<H>().max_slot();
+        map(&[H::NAME], map_entries(max_slot, H::PREFIXES));
+        map(&[H::NAME, names::DEFAULT_SUFFIX], map_entries(max_slot, 1));
     }
 }
 
@@ -74,8 +77,8 @@ impl<H: HistDesc> HistDescs for H {
 pub struct Starts<S>(PhantomData<S>);
 
 impl<S: StartDesc> HistDescs for Starts<S> {
-    fn each_map(_: &Settings, pid_max: u32, mut map: impl FnMut(&'static str, u32)) {
-        map(S::NAME, S::DOMAIN.entries(pid_max));
+    fn each_map(_: &Settings, pid_max: u32, mut map: impl FnMut(&[&'static str], u32)) {
+        map(&[S::NAME], S::DOMAIN.entries(pid_max));
     }
 }
 
@@ -85,15 +88,16 @@ impl<S: StartDesc> HistDescs for Starts<S> {
 pub struct Unused<H>(PhantomData<H>);
 
 impl<H: HistDesc> HistDescs for Unused<H> {
-    fn each_map(_: &Settings, _: u32, mut map: impl FnMut(&'static str, u32)) {
-        map(H::NAME, 1);
+    fn each_map(_: &Settings, _: u32, mut map: impl FnMut(&[&'static str], u32)) {
+        map(&[H::NAME], 1);
+        map(&[H::NAME, names::DEFAULT_SUFFIX], 1);
     }
 }
 
 macro_rules! hist_descs_tuple {
     ($($desc:ident),+) => {
         impl<$($desc: HistDescs),+> HistDescs for ($($desc,)+) {
-            fn each_map(settings: &Settings, pid_max: u32, mut map: impl FnMut(&'static str, u32)) {
+            fn each_map(settings: &Settings, pid_max: u32, mut map: impl FnMut(&[&'static str], u32)) {
                 $($desc::each_map(settings, pid_max, &mut map);)+
             }
         }

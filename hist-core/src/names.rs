@@ -10,6 +10,7 @@
 //! | a histogram map | `hist_ebpf::maps!`: the static is named [`HistDesc::NAME`] | `HistMap::<H>::take` |
 //! | a start map | `hist_ebpf::maps!`: named [`StartDesc::NAME`] | sized by it at load (`Starts<S>`) |
 //! | its sums | `hist_ebpf::maps!`: named [`HistDesc::NAME`] + [`SUM_SUFFIX`] | [`HistDesc::NAME`] + [`SUM_SUFFIX`] |
+//! | its default prefix's per-CPU array | `hist_ebpf::maps!`: named [`HistDesc::NAME`] + [`DEFAULT_SUFFIX`] | read into the histogram of the default prefix |
 //! | the config | `hist_ebpf::ebpf_program!`: a static named [`CONFIG`] | written with `override_global(CONFIG, …)` |
 //! | a program per op and hook | `hist_ebpf::latency_probes!`, `tracepoint_latency!`: stem + a [`ProgramSuffix`] | `hist_attach::plan` attaches an [`OpSpec`]'s stem + the same suffix |
 //!
@@ -43,6 +44,11 @@ pub const CGROUP_MAP: &str = "HIST_CGROUP";
 /// What follows a histogram map's name in the name of its sums map: `DIST` keeps its sums in
 /// `DIST_SUM`.
 pub const SUM_SUFFIX: &str = "_SUM";
+
+/// What follows a histogram map's name in the name of the per-CPU array that counts its
+/// default prefix (all zero: a tool's one histogram when it does not split), beside a hash
+/// that counts the others (`hist_ebpf::DefaultHist`): `LATENCY` has `LATENCY_DEFAULT`.
+pub const DEFAULT_SUFFIX: &str = "_DEFAULT";
 
 /// The suffixes of the program names of one op: a program is named by its op's stem (`read`,
 /// `sched_switch`) followed by the suffix of its hook and role (`read_fentry`,

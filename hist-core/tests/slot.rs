@@ -250,17 +250,28 @@ fn a_refined_layout_keeps_the_log2_range() {
         <(Latency, Single) as hist_core::HistDescs>::each_map(
             &settings,
             32_768,
-            |name, entries| maps.push((name, entries)),
+            |name, entries| maps.push((name.concat(), entries)),
         );
         maps
     };
-    assert_eq!(sized(0), [("LATENCY", 28 * 5), ("SINGLE", 37)]);
+    // Each with its default prefix's array (`LATENCY_DEFAULT`), one histogram's size.
+    assert_eq!(
+        sized(0),
+        [
+            ("LATENCY".into(), 28 * 5),
+            ("LATENCY_DEFAULT".into(), 28),
+            ("SINGLE".into(), 37),
+            ("SINGLE_DEFAULT".into(), 37)
+        ]
+    );
     // k = 3: 2^k one-value slots below 8, then 8 per power of two from 8 up to 2^27 (2^36).
     assert_eq!(
         sized(3),
         [
-            ("LATENCY", (8 + 8 * 24 + 1) * 5),
-            ("SINGLE", 8 + 8 * 33 + 1)
+            ("LATENCY".into(), (8 + 8 * 24 + 1) * 5),
+            ("LATENCY_DEFAULT".into(), 8 + 8 * 24 + 1),
+            ("SINGLE".into(), 8 + 8 * 33 + 1),
+            ("SINGLE_DEFAULT".into(), 8 + 8 * 33 + 1)
         ]
     );
     // A map this run does not use: one entry, whatever the precision.
@@ -272,9 +283,18 @@ fn a_refined_layout_keeps_the_log2_range() {
     <(Single, hist_core::Unused<Latency>) as hist_core::HistDescs>::each_map(
         &settings,
         32_768,
-        |n, e| maps.push((n, e)),
+        |n, e| maps.push((n.concat(), e)),
     );
-    assert_eq!(maps, [("SINGLE", 8 + 8 * 33 + 1), ("LATENCY", 1)]);
+    let single = 8 + 8 * 33 + 1;
+    assert_eq!(
+        maps,
+        [
+            ("SINGLE".into(), single),
+            ("SINGLE_DEFAULT".into(), single),
+            ("LATENCY".into(), 1),
+            ("LATENCY_DEFAULT".into(), 1)
+        ]
+    );
 }
 
 #[test]
@@ -295,17 +315,17 @@ fn start_maps_are_sized_for_their_keys_domain() {
     let sized = |pid_max| {
         let mut maps = Vec::new();
         <(Starts<ByThread>, Starts<ByRequest>)>::each_map(&Settings::default(), pid_max, |n, e| {
-            maps.push((n, e))
+            maps.push((n.concat(), e))
         });
         maps
     };
     assert_eq!(
         sized(32_768),
-        [("BY_THREAD", 32_768), ("BY_REQUEST", 10_240)]
+        [("BY_THREAD".into(), 32_768), ("BY_REQUEST".into(), 10_240)]
     );
     // systemd's pid_max: a map by thread is capped, one by request keeps its own bound.
     assert_eq!(
         sized(4_194_304),
-        [("BY_THREAD", 65_536), ("BY_REQUEST", 10_240)]
+        [("BY_THREAD".into(), 65_536), ("BY_REQUEST".into(), 10_240)]
     );
 }

@@ -8,7 +8,7 @@
 use core::marker::PhantomData;
 
 use aya_ebpf::maps::{Array, PerCpuArray};
-use hist_core::{DropCause, HistDesc, Layout};
+use hist_core::{DropCause, HistDesc, KeyPrefix, Layout};
 
 use crate::{DescribedMap, Histogram, atomic_add, drops, plain_add};
 
@@ -75,3 +75,84 @@ array_hist!(
     PerCpuArray,
     plain_add
 );
+
+/// The histogram of `H`'s default prefix (all zero: what a tool records when it does not split
+/// its histogram by disk, process…) in a per-CPU array, beside the map `A` (a [`HashHist`](crate::HashHist))
+/// that counts every other prefix: record into the pair `(&A, &DefaultHist<H>)`. The tool
+/// whose flags split nothing then pays an inlined array lookup and a plain add per record, not
+/// a hash lookup and an atomic add; user space reads the two as one histogram map. Declare it
+/// with [`maps!`](crate::maps), named `{H::NAME}_DEFAULT`.
+///
+/// ```ignore
+/// hist_ebpf::maps! {
+///     static LATENCY: HashHist<BlockLatency>;
+///     static LATENCY_DEFAULT: DefaultHist<BlockLatency>;
+/// }
+/// hist_ebpf::record(&(&LATENCY, &LATENCY_DEFAULT), &LATENCY_SUM, settings, key, value);
+/// ```
+#[repr(transparent)]
+pub struct DefaultHist<H: HistDesc> {
+    map: PerCpuArray<u64>,
+    desc: PhantomData<H>,
+}
+
+impl<H: HistDesc> DefaultHist<H> {
+    /// One histogram's counters, `max_slot + 2`, resized by user space at load for a refined
+    /// layout.
+    pub const fn new() -> Self {
+        Self {
+            map: PerCpuArray::with_max_entries(hist_core::map_entries(H::LAYOUT.max_slot(), 1), 0),
+            desc: PhantomData,
+        }
+    }
+}
+
+impl<H: HistDesc> Default for DefaultHist<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<H: HistDesc> DescribedMap for DefaultHist<H> {
+    const DESC_NAME: &'static str = H::NAME;
+    const NAME_SUFFIX: &'static str = hist_core::names::DEFAULT_SUFFIX;
+}
+
+impl<A: Histogram> Histogram for (&A, &DefaultHist<A::Desc>) {
+    type Desc = A::Desc;
+
+    /// The default prefix in the array, any other in `A`.
+    #[inline(always)]
+    fn add_in(
+        &self,
+        layout: &Layout,
+        prefix: <A::Desc as HistDesc>::Prefix,
+        slot: u32,
+        count: u64,
+    ) {
+        let (keyed, default) = self;
+        if !is_default(&prefix) {
+            keyed.add_in(layout, prefix, slot, count);
+            return;
+        }
+        let index = hist_core::array_index(0, slot, layout.max_slot());
+        if let Some(value) = default.map.get_ptr_mut(index) {
+            plain_add(value, count);
+        }
+    }
+}
+
+/// Whether every byte of `prefix` is zero (a prefix is `4·n` bytes, aligned to at most 4).
+#[inline(always)]
+fn is_default<P: KeyPrefix>(prefix: &P) -> bool {
+    let mut bits = 0u32;
+    for word in 0..size_of::<P>() / 4 {
+        // SAFETY: a 4-byte word inside the prefix, read unaligned.
+        bits |= unsafe {
+            (prefix as *const P as *const u32)
+                .add(word)
+                .read_unaligned()
+        };
+    }
+    bits == 0
+}

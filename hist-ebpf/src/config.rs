@@ -21,17 +21,20 @@ impl<T: Copy> Config<T> {
         Self(default)
     }
 
-    /// The value as loaded.
+    /// The value as loaded, in place.
     ///
     /// Only the fields a program uses are read: the compiler would fold the default into the
     /// code, so the address is read through a volatile load that it cannot see through, and
     /// the fields are plain loads from there (a volatile read of the whole value would load
     /// every field at every call). The verifier still sees loads from the frozen read-only
-    /// config, whose values it knows, and drops the branches they rule out.
+    /// config, whose values it knows, and drops the branches they rule out. A reference, not
+    /// a copy: a field copied to the stack (a struct passed by value) is a value the verifier
+    /// may no longer know, and a kernel field's offset must be known to it
+    /// ([`read_btf_field`](crate::read_btf_field)).
     #[inline(always)]
-    pub fn get(&self) -> T {
+    pub fn get(&self) -> &T {
         let at: *const T = &self.0;
         // SAFETY: `at` is this valid, aligned static, read back unchanged.
-        unsafe { *core::ptr::read_volatile(&at) }
+        unsafe { &*core::ptr::read_volatile(&at) }
     }
 }

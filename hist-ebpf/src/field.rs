@@ -9,6 +9,38 @@ use hist_core::{FieldPath, MAX_FIELD_STEPS};
 /// ([`FieldPath::ABSENT`]) or a read fails (a NULL pointer on the way).
 #[inline(always)]
 pub fn read_field<T: Copy>(base: u64, path: &FieldPath) -> Option<T> {
+    // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
+    let pointer = |at: u64| unsafe { bpf_probe_read_kernel(at as *const u64) }.ok();
+    // SAFETY: as above.
+    let value = |at: u64| unsafe { bpf_probe_read_kernel(at as *const T) }.ok();
+    walk(base, path, pointer, value)
+}
+
+/// [`read_field`] from a pointer the verifier knows the type of (a tp_btf or fentry argument as
+/// the program got it, not a copy through a helper): plain loads, which the verifier checks
+/// against the kernel's BTF and the JIT guards against faults, where `read_field` calls
+/// `bpf_probe_read_kernel` for each step. The offsets must be constants to the verifier (read
+/// in place from the loaded config, which is read-only and frozen: [`Config::get`](crate::Config::get)),
+/// so that each load is at a known member. A NULL pointer on the way reads as zero.
+#[inline(always)]
+pub fn read_btf_field<T: Copy>(base: u64, path: &FieldPath) -> Option<T> {
+    // SAFETY: a member of a kernel struct the verifier typed from BTF; a load the JIT guards
+    // (BPF_PROBE_MEM), so a bad address reads zero instead of faulting.
+    let pointer = |at: u64| Some(unsafe { core::ptr::read_volatile(at as *const u64) });
+    // SAFETY: as above.
+    let value = |at: u64| Some(unsafe { core::ptr::read_volatile(at as *const T) });
+    walk(base, path, pointer, value)
+}
+
+/// Follows `path` from `base`: each step but the last reads a pointer at its offset with
+/// `pointer`, the last reads the value with `value`.
+#[inline(always)]
+fn walk<T: Copy>(
+    base: u64,
+    path: &FieldPath,
+    pointer: impl Fn(u64) -> Option<u64>,
+    value: impl FnOnce(u64) -> Option<T>,
+) -> Option<T> {
     let steps = path.steps() as usize;
     let mut address = base;
     // Unrolled, each step's offset is read at a constant index: 5.10's verifier refuses a read
@@ -20,12 +52,9 @@ pub fn read_field<T: Copy>(base: u64, path: &FieldPath) -> Option<T> {
         }
         let at = address.wrapping_add(path.offset(step) as u64);
         if step + 1 == steps {
-            // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a
-            // fault.
-            return unsafe { bpf_probe_read_kernel(at as *const T) }.ok();
+            return value(at);
         }
-        // SAFETY: as above.
-        address = unsafe { bpf_probe_read_kernel(at as *const u64) }.ok()?;
+        address = pointer(at)?;
     }
     None
 }

@@ -90,25 +90,25 @@ macro_rules! latency_probes {
 
         #[$crate::__private::aya_ebpf::macros::fentry]
         pub fn [<$op _fentry>](_ctx: $crate::__private::aya_ebpf::programs::FEntryContext) -> i32 {
-            $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::enter(&$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::fexit]
         pub fn [<$op _fexit>](_ctx: $crate::__private::aya_ebpf::programs::FExitContext) -> i32 {
-            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::kprobe]
         pub fn [<$op _kprobe>](_ctx: $crate::__private::aya_ebpf::programs::ProbeContext) -> u32 {
-            $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::enter(&$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::kretprobe]
         pub fn [<$op _kretprobe>](_ctx: $crate::__private::aya_ebpf::programs::RetProbeContext) -> u32 {
-            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
     )+}};
@@ -145,7 +145,7 @@ macro_rules! tracepoint_latency {
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $from)]
         pub fn [<$op _start_btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
             if $filter(ctx.arg($arg)) {
-                $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+                $crate::enter(&$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             }
             0
         }
@@ -154,20 +154,20 @@ macro_rules! tracepoint_latency {
         pub fn [<$op _start_tp>](ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
             // SAFETY: the tracefs record holds a pointer-sized field at this offset.
             if $filter(unsafe { ctx.read_at::<u64>($offset) }.unwrap_or(0)) {
-                $crate::enter(&$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+                $crate::enter(&$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             }
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $to)]
         pub fn [<$op _end_btf>](_ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
-            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
 
         #[$crate::__private::aya_ebpf::macros::tracepoint]
         pub fn [<$op _end_tp>](_ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
-            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings(&$config.get()), $prefix);
+            $crate::exit(&$hist, &$sums, &$crate::hist_core::ToolConfig::settings($config.get()), $prefix);
             0
         }
     }};

@@ -58,11 +58,11 @@ mod start;
 mod start_slots;
 pub mod task_start;
 
-pub use array::{ArrayHist, PerCpuArrayHist};
+pub use array::{ArrayHist, DefaultHist, PerCpuArrayHist};
 pub use cgroup::{in_traced_cgroup, traces_current};
 pub use config::Config;
 pub use declare::DescribedMap;
-pub use field::{arg_at, read_field};
+pub use field::{arg_at, read_btf_field, read_field};
 pub use hash::{HashHist, PerCpuHashHist, Sums};
 pub use hist_core::{
     self, FieldPath, HistDesc, HistKey, KeyPrefix, Layout, Settings, StartDesc, TaskKey, ToolConfig,

@@ -13,23 +13,23 @@ use hist_core::sched::{
     TaskFields,
 };
 
-use crate::{StartTimes, read_field};
+use crate::{StartTimes, read_btf_field};
 
 /// A task a scheduler tracepoint names.
-pub struct Task {
+pub struct Task<'f> {
     /// Its thread id, when known without reading the task.
     pid: Option<u32>,
     /// Its process id, when known without reading the task (the current one).
     tgid: Option<u32>,
     /// The task, at `tp_btf` (a BTF pointer, as the program got it); 0 at tracefs.
     task: u64,
-    fields: TaskFields,
+    fields: &'f TaskFields,
 }
 
-impl Task {
+impl<'f> Task<'f> {
     /// The task whose ids and state `fields` locate at `task` (a `tp_btf` argument).
     #[inline(always)]
-    pub fn at(task: u64, fields: TaskFields) -> Self {
+    pub fn at(task: u64, fields: &'f TaskFields) -> Self {
         Self {
             pid: None,
             tgid: None,
@@ -38,16 +38,17 @@ impl Task {
         }
     }
 
-    /// The current task, which a `sched_switch` switches out: `task` at `tp_btf` (its
-    /// argument), 0 at tracefs.
+    /// The current task, by the ids `bpf_get_current_pid_tgid` gives: a tracefs
+    /// `sched_switch`'s outgoing task (at `tp_btf`, [`at`](Self::at) its argument reads them
+    /// only when asked for).
     #[inline(always)]
-    pub fn current(task: u64) -> Self {
+    pub fn current() -> Self {
         let pid_tgid = bpf_get_current_pid_tgid();
         Self {
             pid: Some(pid_tgid as u32),
             tgid: Some((pid_tgid >> 32) as u32),
-            task,
-            fields: TaskFields::ABSENT,
+            task: 0,
+            fields: &TaskFields::ABSENT,
         }
     }
 
@@ -58,14 +59,14 @@ impl Task {
             pid: Some(pid),
             tgid: None,
             task: 0,
-            fields: TaskFields::ABSENT,
+            fields: &TaskFields::ABSENT,
         }
     }
 
     /// Its thread id (0: an idle task).
     #[inline(always)]
     pub fn pid(&self) -> u32 {
-        let read = || read_field::<u32>(self.task, &self.fields.pid);
+        let read = || read_btf_field::<u32>(self.task, &self.fields.pid);
         self.pid.or_else(read).unwrap_or(0)
     }
 
@@ -74,14 +75,14 @@ impl Task {
     #[inline(always)]
     pub fn tgid(&self) -> Option<u32> {
         self.tgid
-            .or_else(|| read_field::<u32>(self.task, &self.fields.tgid))
+            .or_else(|| read_btf_field::<u32>(self.task, &self.fields.tgid))
     }
 
     /// The id of its cgroup (v2), its directory's inode number; 0 where the hook does not tell
     /// (a tracefs record).
     #[inline(always)]
     pub fn cgroup_id(&self) -> u64 {
-        read_field::<u64>(self.task, &self.fields.cgroup).unwrap_or(0)
+        read_btf_field::<u64>(self.task, &self.fields.cgroup).unwrap_or(0)
     }
 
     /// Its histogram's key when a tool's histograms are `per` ([`hist_core::sched::per`]): its
@@ -94,7 +95,7 @@ impl Task {
             hist_core::sched::per::THREAD => self.pid(),
             hist_core::sched::per::CGROUP => self.cgroup_id() as u32,
             hist_core::sched::per::PIDNS => {
-                read_field::<u32>(self.task, &self.fields.pidns).unwrap_or(0)
+                read_btf_field::<u32>(self.task, &self.fields.pidns).unwrap_or(0)
             }
             _ => 0,
         }
@@ -117,9 +118,14 @@ impl Task {
     }
 
     /// Ends the task's wait: the nanoseconds since [`start_wait`](Self::start_wait), `None`
-    /// when it was not waiting (it began before tracing did, or was filtered out).
+    /// when it was not waiting (it began before tracing did, or was filtered out). An idle
+    /// task (pid 0) never waits in a run queue: it is not looked up, and an idle CPU's
+    /// switches cost no lookup.
     #[inline(always)]
     pub fn waited_ns(&self, starts: &StartTimes<RunQueueStart>) -> Option<u64> {
+        if self.pid() == 0 {
+            return None;
+        }
         #[cfg(feature = "task-storage")]
         if self.task != 0 {
             let start = core::mem::replace(crate::task_start::of_task(self.task, false)?, 0);
@@ -134,7 +140,7 @@ impl Task {
 #[inline(always)]
 pub fn prev_runnable_btf(ctx: &BtfTracePointContext, fields: &TaskFields) -> bool {
     let prev: u64 = ctx.arg(1);
-    read_field::<u32>(prev, &fields.state) == Some(0)
+    read_btf_field::<u32>(prev, &fields.state) == Some(0)
 }
 
 /// The same at tracefs, from the record's `prev_state`.
@@ -147,14 +153,14 @@ pub fn prev_runnable_record(ctx: &TracePointContext) -> bool {
 
 /// The task a tracefs `sched_wakeup`/`sched_wakeup_new` record names.
 #[inline(always)]
-pub fn woken_record(ctx: &TracePointContext) -> Task {
+pub fn woken_record(ctx: &TracePointContext) -> Task<'static> {
     // SAFETY: the record holds `pid_t pid` at this offset.
     Task::by_pid(unsafe { ctx.read_at::<u32>(RECORD_WAKEUP_PID) }.unwrap_or(0))
 }
 
 /// The task a tracefs `sched_switch` record switches in.
 #[inline(always)]
-pub fn next_record(ctx: &TracePointContext) -> Task {
+pub fn next_record(ctx: &TracePointContext) -> Task<'static> {
     // SAFETY: the record holds `pid_t next_pid` at this offset.
     Task::by_pid(unsafe { ctx.read_at::<u32>(RECORD_NEXT_PID) }.unwrap_or(0))
 }
@@ -180,10 +186,11 @@ macro_rules! run_queue_probes {
 
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = "sched_switch")]
         pub fn sched_switch_btf(ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
-            let fields = $fields;
-            let runnable = $crate::sched::prev_runnable_btf(&ctx, &fields);
+            let fields = &$fields;
+            let runnable = $crate::sched::prev_runnable_btf(&ctx, fields);
             let next = $crate::sched::Task::at(ctx.arg(2), fields);
-            $switch(&$crate::sched::Task::current(ctx.arg(1)), runnable, &next);
+            // The outgoing task is the current one; its ids read from it only where asked for.
+            $switch(&$crate::sched::Task::at(ctx.arg(1), fields), runnable, &next);
             0
         }
 
@@ -191,7 +198,7 @@ macro_rules! run_queue_probes {
         pub fn sched_switch_tp(ctx: $crate::__private::aya_ebpf::programs::TracePointContext) -> u32 {
             let runnable = $crate::sched::prev_runnable_record(&ctx);
             let next = $crate::sched::next_record(&ctx);
-            $switch(&$crate::sched::Task::current(0), runnable, &next);
+            $switch(&$crate::sched::Task::current(), runnable, &next);
             0
         }
     };
@@ -202,7 +209,7 @@ macro_rules! run_queue_probes {
 
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $name)]
         pub fn [<$event _btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
-            $wakeup(&$crate::sched::Task::at(ctx.arg(0), $fields));
+            $wakeup(&$crate::sched::Task::at(ctx.arg(0), &$fields));
             0
         }
 

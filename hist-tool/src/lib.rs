@@ -561,11 +561,15 @@ impl Tool {
         let settings = config.settings();
         let pid_max = kernel::pid_max();
         let starts = StartDomain::Threads.entries(pid_max);
+        let mut sizes = Vec::new();
+        H::each_map(&settings, pid_max, |name, entries| {
+            sizes.push((name.concat(), entries));
+        });
         let mut loader = EbpfLoader::new();
         loader.override_global(hist_core::names::CONFIG, &config, true);
-        H::each_map(&settings, pid_max, |map, entries| {
-            loader.map_max_entries(map, entries);
-        });
+        for (map, entries) in &sizes {
+            loader.map_max_entries(map, *entries);
+        }
         if task_storage.is_some() {
             // aya 0.14 has no type for task storage maps, but creates them when asked to.
             loader.allow_unsupported_maps();

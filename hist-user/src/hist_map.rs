@@ -9,21 +9,25 @@ use aya::{
 use hist_core::{HistDesc, HistKey, KeyPrefix, Layout, map_entries};
 
 use crate::{
-    ArrayHistMap, Error, HashHistMap, Snapshot,
+    ArrayHistMap, Error, HashHistMap, Histogram, Snapshot,
     map::{remove_if_present, wrong_type},
 };
 
-/// The histogram map described by `H` (and its `{NAME}_SUM` map, when the object has one),
+/// The histogram map described by `H` (with its `{NAME}_SUM` map and its default prefix's
+/// `{NAME}_DEFAULT` array, when the object has them),
 /// taken from a loaded [`Ebpf`] and checked against the description: a map whose key size,
 /// value size or `max_entries` differs is refused with an error naming both values, never read
 /// into a wrong histogram.
 ///
 /// It reads any of the four kinds `hist-ebpf` declares (hash, per-CPU hash, array, per-CPU
 /// array); an array's prefixes are its indexes, so `H::Prefix` must then be 4 bytes (a `u32`).
+/// A `hist_ebpf::DefaultHist` beside it counts the default prefix (all zero bytes): it is read
+/// into that prefix's histogram, so a snapshot does not show where a count was kept.
 pub struct HistMap<H: HistDesc> {
     layout: Layout,
     reader: Reader<H::Prefix>,
     sums: Option<HashMap<MapData, H::Prefix, u64>>,
+    default: Option<ArrayHistMap>,
 }
 
 enum Reader<P: KeyPrefix> {
@@ -35,7 +39,8 @@ impl<H: HistDesc> HistMap<H>
 where
     H::Prefix: Ord + aya::Pod,
 {
-    /// Takes the map `H::NAME` (and `{H::NAME}_SUM` if present) out of `ebpf`.
+    /// Takes the map `H::NAME` (and `{H::NAME}_SUM`, `{H::NAME}_DEFAULT` if present) out of
+    /// `ebpf`.
     ///
     /// # Errors
     ///
@@ -117,10 +122,21 @@ where
             }
             None => None,
         };
+        let default_name = format!("{}{}", H::NAME, hist_core::names::DEFAULT_SUFFIX);
+        let default = match ebpf.take_map(&default_name) {
+            Some(map) => {
+                let default = ArrayHistMap::new(map, max_slot)?;
+                let prefixes = default.prefixes();
+                agrees::<H>([("histograms of its _DEFAULT map", prefixes, 1)])?;
+                Some(default)
+            }
+            None => None,
+        };
         Ok(Self {
             layout,
             reader,
             sums,
+            default,
         })
     }
 
@@ -131,10 +147,14 @@ where
 
     /// Reads every histogram, per-CPU copies summed; prefixes that counted nothing are absent.
     pub fn snapshot(&self) -> Result<Snapshot<H::Prefix>, Error> {
-        match &self.reader {
-            Reader::Hash(map) => map.snapshot(),
-            Reader::Array(map) => Ok(by_prefix(map.snapshot()?)),
+        let mut snapshot = match &self.reader {
+            Reader::Hash(map) => map.snapshot()?,
+            Reader::Array(map) => by_prefix(map.snapshot()?),
+        };
+        if let Some(default) = &self.default {
+            with_default(&mut snapshot, default.snapshot()?, self.layout.max_slot());
         }
+        Ok(snapshot)
     }
 
     /// Whether the map keeps a counter per CPU (`PerCpuHashHist`, `PerCpuArrayHist`), and so
@@ -150,12 +170,24 @@ where
     /// (`HashHist`, `ArrayHist`), whose counters belong to no CPU. They sum, slot for slot, to
     /// a [`snapshot`](Self::snapshot) of the same moment.
     pub fn snapshot_per_cpu(&self) -> Result<Option<Vec<Snapshot<H::Prefix>>>, Error> {
-        match &self.reader {
-            Reader::Hash(map) => map.snapshot_per_cpu(),
-            Reader::Array(map) => Ok(map
+        let per_cpu = match &self.reader {
+            Reader::Hash(map) => map.snapshot_per_cpu()?,
+            Reader::Array(map) => map
                 .snapshot_per_cpu()?
-                .map(|per_cpu| per_cpu.into_iter().map(by_prefix).collect())),
+                .map(|per_cpu| per_cpu.into_iter().map(by_prefix).collect()),
+        };
+        let Some(default) = &self.default else {
+            return Ok(per_cpu);
+        };
+        let Some(mut per_cpu) = per_cpu else {
+            return Ok(None);
+        };
+        // A per-CPU array, so it has each CPU's counts whenever the map beside it does.
+        let defaults = default.snapshot_per_cpu()?.unwrap_or_default();
+        for (snapshot, default) in per_cpu.iter_mut().zip(defaults) {
+            with_default(snapshot, default, self.layout.max_slot());
         }
+        Ok(Some(per_cpu))
     }
 
     /// The sum of the recorded values per prefix, when the object keeps sums (a `{NAME}_SUM`
@@ -186,6 +218,9 @@ where
             Reader::Hash(map) => map.clear()?,
             Reader::Array(map) => map.clear()?,
         }
+        if let Some(default) = &mut self.default {
+            default.clear()?;
+        }
         if let Some(sums) = &mut self.sums {
             for key in sums.keys().collect::<Result<Vec<_>, _>>()? {
                 remove_if_present(sums.remove(&key))?;
@@ -201,6 +236,22 @@ fn by_prefix<P: KeyPrefix + Ord>(snapshot: Snapshot<u32>) -> Snapshot<P> {
         .into_iter()
         .filter_map(|(index, hist)| Some((bytemuck::try_cast(index).ok()?, hist)))
         .collect()
+}
+
+/// Adds the default prefix's histogram, read from its array (`defaults`: index 0, when it
+/// counted something), to that prefix's histogram in `snapshot`.
+fn with_default<P: KeyPrefix + Ord>(
+    snapshot: &mut Snapshot<P>,
+    defaults: Snapshot<u32>,
+    max_slot: u32,
+) {
+    for (_, counted) in defaults {
+        let hist = snapshot
+            .entry(P::zeroed())
+            .or_insert_with(|| Histogram::new(max_slot));
+        // Both were read in the map's layout: the same slots.
+        let _ = hist.merge(&counted);
+    }
 }
 
 /// Each `(what, in the object, in the description)` agrees, or the first that does not is a

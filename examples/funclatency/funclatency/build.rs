@@ -1,4 +1,5 @@
-//! Builds funclatency's eBPF object: once, as its starts are kept by function and thread.
+//! Builds funclatency's eBPF object twice: with the first functions' start times in task
+//! storage, and without, for kernels that lack it.
 fn main() -> hist_build::Result<()> {
-    hist_build::ebpf(&["../funclatency-ebpf"])
+    hist_build::ebpf_variants(&["../funclatency-ebpf"], &["task-storage"])
 }

@@ -47,6 +47,10 @@ desc!(
     CountPerCpuArray, "COUNT_PERCPU_ARRAY", 2
 );
 desc!(
+    /// The same, prefix 0 in a per-CPU array (`DefaultHist`) and prefix 1 in a hash.
+    CountSplit, "COUNT_SPLIT", 4
+);
+desc!(
     /// Room for every prefix of the drop probe.
     RoomyHist, "ROOMY_HIST", DROP_PREFIXES
 );

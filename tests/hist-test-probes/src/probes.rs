@@ -8,17 +8,18 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use hist_ebpf::{
-    ArrayHist, FieldPath, HashHist, HistKey, Histogram as _, PerCpuArrayHist, PerCpuHashHist,
-    StartSlots, StartTimes, Sums,
+    ArrayHist, DefaultHist, FieldPath, HashHist, HistKey, Histogram as _, PerCpuArrayHist,
+    PerCpuHashHist, StartSlots, StartTimes, Sums,
 };
 
 use aya_ebpf::EbpfContext as _;
 use hist_ebpf::hist_core::Buckets as _;
 
 use hist_test_descs::{
-    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, DROP_PREFIXES, FIELD_COUNT, KEY_OPS,
-    KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart, RoomyHist, SLOT_KEYS,
-    SLOT_LAYOUTS, SLOT_VALUES, START_SLOTS_RESULTS, TinyHist, TinySlots, TinyStart,
+    CountArray, CountHash, CountPerCpuArray, CountPerCpuHash, CountSplit, DROP_PREFIXES,
+    FIELD_COUNT, KEY_OPS, KEYED_RESULTS, KeysHist, NestFine, NestLog2, Request, RequestStart,
+    RoomyHist, SLOT_KEYS, SLOT_LAYOUTS, SLOT_VALUES, START_SLOTS_RESULTS, TinyHist, TinySlots,
+    TinyStart,
 };
 
 // ---- keys: what hist-ebpf writes into a hash map, next to a naive padded key ----
@@ -85,6 +86,8 @@ hist_ebpf::maps! {
     static COUNT_PERCPU_HASH: PerCpuHashHist<CountPerCpuHash>;
     static COUNT_ARRAY: ArrayHist<CountArray>;
     static COUNT_PERCPU_ARRAY: PerCpuArrayHist<CountPerCpuArray>;
+    static COUNT_SPLIT: HashHist<CountSplit>;
+    static COUNT_SPLIT_DEFAULT: DefaultHist<CountSplit>;
 }
 
 #[tracepoint]
@@ -104,6 +107,7 @@ pub fn count_getpid(_ctx: TracePointContext) -> u32 {
     COUNT_PERCPU_HASH.record(prefix, value);
     COUNT_ARRAY.record(prefix, value);
     COUNT_PERCPU_ARRAY.record(prefix, value);
+    (&COUNT_SPLIT, &COUNT_SPLIT_DEFAULT).record(prefix, value);
     0
 }
 

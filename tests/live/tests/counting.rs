@@ -4,7 +4,7 @@
 
 mod common;
 
-use hist_test_descs::{CountHash, CountPerCpuArray, CountPerCpuHash, MAX_SLOT};
+use hist_test_descs::{CountHash, CountPerCpuArray, CountPerCpuHash, CountSplit, MAX_SLOT};
 use hist_user::{ArrayHistMap, DropCounters, HashHistMap, HistMap, IntervalReader, Snapshot};
 
 const CALLS: u64 = 100_000;
@@ -75,6 +75,26 @@ fn every_syscall_of_the_child_is_counted_once_in_every_map_kind() {
     assert_eq!(total(&array), CALLS, "ArrayHist");
     let percpu_array = percpu_array.snapshot().unwrap();
     assert_eq!(total(&percpu_array), CALLS, "PerCpuArrayHist");
+
+    // The default prefix in its per-CPU array, the other in the hash: read as one map.
+    let split_hash: aya::maps::HashMap<_, [u32; 2], u64> =
+        aya::maps::HashMap::try_from(ebpf.map("COUNT_SPLIT").unwrap()).unwrap();
+    let in_hash: Vec<[u32; 2]> = split_hash.keys().map(Result::unwrap).collect();
+    assert!(
+        in_hash.iter().all(|&[prefix, _]| prefix != 0),
+        "prefix 0 in the hash: {in_hash:?}"
+    );
+    let split = HistMap::<CountSplit>::open(&mut ebpf).unwrap();
+    assert_eq!(
+        split.snapshot().unwrap(),
+        hash,
+        "HashHist beside a DefaultHist"
+    );
+    assert_eq!(
+        split.snapshot_per_cpu().unwrap(),
+        None,
+        "its hash is shared"
+    );
 
     // All four saw the same events, so they agree slot by slot too.
     assert_eq!(hash, percpu_hash);

@@ -4,12 +4,16 @@
 #![no_main]
 
 use biolatency_common::{BlockLatency, Config};
-use hist_ebpf::{HashHist, StartSlots, Sums, block::BlockRequest, hist_core::block::RequestStart};
+use hist_ebpf::{
+    DefaultHist, HashHist, StartSlots, Sums, block::BlockRequest, hist_core::block::RequestStart,
+};
 
 hist_ebpf::ebpf_program!(Config);
 
 hist_ebpf::maps! {
     static LATENCY: HashHist<BlockLatency>;
+    // The one histogram when nothing splits it: a per-CPU array, no hash lookup.
+    static LATENCY_DEFAULT: DefaultHist<BlockLatency>;
     static LATENCY_SUM: Sums<BlockLatency>;
     // Kept by request: a request completes in another context than the one that issued it.
     static BLOCK_REQUEST_START: StartSlots<RequestStart>;
@@ -42,5 +46,6 @@ fn on_complete(request: &BlockRequest) {
     let config = CONFIG.get();
     let key = request.disk_flags(config.per_disk != 0, config.per_flags != 0);
     let value = config.settings.to_unit(ns);
-    hist_ebpf::record(&LATENCY, &LATENCY_SUM, &config.settings, key, value);
+    let hist = (&LATENCY, &LATENCY_DEFAULT);
+    hist_ebpf::record(&hist, &LATENCY_SUM, &config.settings, key, value);
 }

@@ -72,7 +72,7 @@ fn run(args: Args) -> Result<(), ToolError> {
         .with_cgroup(args.cgroup)?;
     let functions = functions::resolve(&args.pattern, args.pid.pid, func::MAX_FUNCS)?;
     let settings = tool.settings();
-    let objects = hist_tool::objects!("funclatency", single);
+    let objects = hist_tool::objects!("funclatency");
     let loaded = tool.load::<(FuncLatency, Starts<func::FuncStart>)>(objects, settings)?;
     // Copy `i` of the programs on function `i`: its histogram is the one of prefix `i`.
     let tracing = loaded.attach_functions(&functions)?;

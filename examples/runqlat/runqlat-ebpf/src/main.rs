@@ -3,13 +3,17 @@
 #![no_std]
 #![no_main]
 
-use hist_ebpf::{HashHist, StartTimes, Sums, hist_core::sched::RunQueueStart, sched::Task};
+use hist_ebpf::{
+    DefaultHist, HashHist, StartTimes, Sums, hist_core::sched::RunQueueStart, sched::Task,
+};
 use runqlat_common::{Config, RunqLatency};
 
 hist_ebpf::ebpf_program!(Config);
 
 hist_ebpf::maps! {
     static LATENCY: HashHist<RunqLatency>;
+    // The one histogram when nothing splits it: a per-CPU array, no hash lookup.
+    static LATENCY_DEFAULT: DefaultHist<RunqLatency>;
     static LATENCY_SUM: Sums<RunqLatency>;
     // By thread id where the task's own storage cannot serve (tracefs, or a build without it).
     static RUN_QUEUE_START: StartTimes<RunQueueStart>;
@@ -39,5 +43,6 @@ fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) {
     };
     let config = CONFIG.get();
     let (key, value) = (next.key(config.per), config.settings.to_unit(ns));
-    hist_ebpf::record(&LATENCY, &LATENCY_SUM, &config.settings, key, value);
+    let hist = (&LATENCY, &LATENCY_DEFAULT);
+    hist_ebpf::record(&hist, &LATENCY_SUM, &config.settings, key, value);
 }
