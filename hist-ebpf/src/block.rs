@@ -6,24 +6,26 @@
 
 use aya_ebpf::{
     EbpfContext as _,
-    helpers::bpf_probe_read_kernel,
     programs::{BtfTracePointContext, TracePointContext},
 };
 use hist_core::block::{DiskFlags, RECORD_DEV, RECORD_SECTOR, Request, RequestFields, kernel_dev};
 
-use crate::read_field;
+use crate::read_btf_field;
+
+/// What a request's address is measured from ([`BlockRequest::at_btf`]).
+static REQUEST_ANCHOR: u8 = 0;
 
 /// A request at a block tracepoint.
-pub struct BlockRequest {
+pub struct BlockRequest<'f> {
     key: Request,
     /// Its address at `tp_btf`, 0 at tracefs.
     rq: u64,
     /// Its disk, from the tracefs record.
     record_dev: u32,
-    fields: RequestFields,
+    fields: &'f RequestFields,
 }
 
-impl BlockRequest {
+impl<'f> BlockRequest<'f> {
     /// At `tp_btf` on `block_rq_insert` or `block_rq_issue` (`first_arg: false`, whose request
     /// is the first or the second argument depending on the kernel) or on `block_rq_complete`
     /// (`first_arg: true`).
@@ -32,18 +34,26 @@ impl BlockRequest {
     /// frozen once loaded, so the verifier knows `rq_arg` and never checks the branch this
     /// kernel does not take, whose second argument a 5.11+ tracepoint does not have.
     #[inline(always)]
-    pub fn at_btf(ctx: &BtfTracePointContext, fields: RequestFields, first_arg: bool) -> Self {
+    pub fn at_btf(ctx: &BtfTracePointContext, fields: &'f RequestFields, first_arg: bool) -> Self {
         let args = ctx.as_ptr() as *const u64;
-        let at = if first_arg || fields.rq_arg == 0 {
-            args
-        } else {
-            args.wrapping_add(1)
+        // SAFETY: the tracepoint's arguments: the first, or the second where this kernel's
+        // tracepoint has one (the verifier checks the branch it takes).
+        let rq = unsafe {
+            if first_arg || fields.rq_arg == 0 {
+                core::ptr::read_volatile(args)
+            } else {
+                core::ptr::read_volatile(args.add(1))
+            }
         };
-        // Copied by the helper, the request's address is a number to the verifier, which
-        // allows no arithmetic on a pointer argument: `StartSlots` hashes it.
-        // SAFETY: bpf_probe_read_kernel checks the address: the tracepoint's arguments.
-        let rq = unsafe { bpf_probe_read_kernel(at) }.unwrap_or(0);
-        let key = Request { id: rq, sector: 0 };
+        // `StartSlots` hashes the key, and the verifier allows no arithmetic on a pointer but
+        // the difference of two (to a program that may see kernel addresses: CAP_PERFMON), a
+        // number: the request's distance from a static of this object, the same at its issue
+        // and at its completion. The pointer itself stays one, for `read_btf_field`.
+        let anchor = &REQUEST_ANCHOR as *const u8 as u64;
+        let key = Request {
+            id: rq.wrapping_sub(anchor),
+            sector: 0,
+        };
         let record_dev = 0;
         Self {
             key,
@@ -55,7 +65,7 @@ impl BlockRequest {
 
     /// At a tracefs block tracepoint: the record's disk and sector.
     #[inline(always)]
-    pub fn at_record(ctx: &TracePointContext) -> Self {
+    pub fn at_record(ctx: &TracePointContext) -> BlockRequest<'static> {
         // SAFETY: the block_rq_* records hold `dev_t dev` and `sector_t sector` at these offsets.
         let record_dev = unsafe { ctx.read_at::<u32>(RECORD_DEV) }.unwrap_or(0);
         // SAFETY: as above.
@@ -64,8 +74,8 @@ impl BlockRequest {
             id: record_dev as u64,
             sector,
         };
-        let fields = RequestFields::ABSENT;
-        Self {
+        let fields = &RequestFields::ABSENT;
+        BlockRequest {
             key,
             rq: 0,
             record_dev,
@@ -86,11 +96,11 @@ impl BlockRequest {
         if self.rq == 0 {
             return self.record_dev;
         }
-        let Some(disk) = read_field::<u64>(self.rq, &self.fields.disk) else {
+        let Some(disk) = read_btf_field::<u64>(self.rq, &self.fields.disk) else {
             return 0;
         };
-        let major = read_field::<u32>(disk, &self.fields.major).unwrap_or(0);
-        let minor = read_field::<u32>(disk, &self.fields.first_minor).unwrap_or(0);
+        let major = read_btf_field::<u32>(disk, &self.fields.major).unwrap_or(0);
+        let minor = read_btf_field::<u32>(disk, &self.fields.first_minor).unwrap_or(0);
         kernel_dev(major, minor)
     }
 
@@ -109,7 +119,7 @@ impl BlockRequest {
     /// have none (a tool that shows flags refuses the tracefs plan).
     #[inline(always)]
     pub fn flags(&self) -> u32 {
-        read_field::<u32>(self.rq, &self.fields.cmd_flags).unwrap_or(0)
+        read_btf_field::<u32>(self.rq, &self.fields.cmd_flags).unwrap_or(0)
     }
 }
 
@@ -137,7 +147,7 @@ macro_rules! block_request_probes {
 
         #[$crate::__private::aya_ebpf::macros::btf_tracepoint(function = $name)]
         pub fn [<$event _btf>](ctx: $crate::__private::aya_ebpf::programs::BtfTracePointContext) -> i32 {
-            let $request = &$crate::block::BlockRequest::at_btf(&ctx, $fields, $first);
+            let $request = &$crate::block::BlockRequest::at_btf(&ctx, &$fields, $first);
             $call;
             0
         }
