@@ -8,7 +8,7 @@ use hist_core::{
     func::{FUNC_INDICES, FuncStart, MAX_FUNCS},
 };
 
-use crate::{Histogram, StartTimes, Sums, now_ns, op_start, record, traces_current};
+use crate::{Histogram, StartTimes, Sums, now_ns, op_start, record_latency, traces_current};
 
 /// The index table, in its own section; named [`hist_core::func::FUNC_INDEX_SYMBOL`].
 #[unsafe(no_mangle)]
@@ -58,7 +58,7 @@ where
         starts.elapsed_ns(&TaskKey::new(index, bpf_get_current_pid_tgid() as u32))
     };
     if let Some(ns) = ns {
-        record(hist, sums, settings, index, settings.to_unit(ns));
+        record_latency(hist, sums, settings, index, ns);
     }
 }
 

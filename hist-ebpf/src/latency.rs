@@ -35,8 +35,21 @@ pub fn exit<H: Histogram>(
 {
     let now = now_ns();
     if let Some(ns) = op_start::exit(op.into()).and_then(|start| now.checked_sub(start)) {
-        record(hist, sums, settings, op, settings.to_unit(ns));
+        record_latency(hist, sums, settings, op, ns);
     }
+}
+
+/// Counts a latency of `ns` nanoseconds in `hist` (and `sums`), in the unit of `settings`
+/// (`-m`, `-u`): [`record`] of [`Settings::to_unit`]`(ns)`.
+#[inline(always)]
+pub fn record_latency<H: Histogram>(
+    hist: &H,
+    sums: &Sums<H::Desc>,
+    settings: &Settings,
+    prefix: <H::Desc as HistDesc>::Prefix,
+    ns: u64,
+) {
+    record(hist, sums, settings, prefix, settings.to_unit(ns));
 }
 
 /// Counts `value` in `hist`, in the layout `settings` ask for ([`Settings::layout`]), and adds

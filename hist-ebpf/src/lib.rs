@@ -67,7 +67,7 @@ pub use hash::{HashHist, PerCpuHashHist, Sums};
 pub use hist_core::{
     self, FieldPath, HistDesc, HistKey, KeyPrefix, Layout, Settings, StartDesc, TaskKey, ToolConfig,
 };
-pub use latency::{enter, exit, record};
+pub use latency::{enter, exit, record, record_latency};
 pub use start::{StartTimes, now_ns};
 pub use start_slots::StartSlots;
 

@@ -4,9 +4,8 @@
 #![no_main]
 
 use biolatency_common::{BlockLatency, Config};
-use hist_ebpf::{
-    DefaultHist, HashHist, StartSlots, Sums, block::BlockRequest, hist_core::block::RequestStart,
-};
+use hist_ebpf::hist_core::block::RequestStart;
+use hist_ebpf::{DefaultHist, HashHist, StartSlots, Sums, block::BlockRequest};
 
 hist_ebpf::ebpf_program!(Config);
 
@@ -45,7 +44,6 @@ fn on_complete(request: &BlockRequest) {
     };
     let config = CONFIG.get();
     let key = request.disk_flags(config.per_disk != 0, config.per_flags != 0);
-    let value = config.settings.to_unit(ns);
     let hist = (&LATENCY, &LATENCY_DEFAULT);
-    hist_ebpf::record(&hist, &LATENCY_SUM, &config.settings, key, value);
+    hist_ebpf::record_latency(&hist, &LATENCY_SUM, &config.settings, key, ns);
 }

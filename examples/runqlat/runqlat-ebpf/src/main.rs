@@ -42,7 +42,7 @@ fn on_switch(prev: &Task, prev_runnable: bool, next: &Task) {
         return;
     };
     let config = CONFIG.get();
-    let (key, value) = (next.key(config.per), config.settings.to_unit(ns));
     let hist = (&LATENCY, &LATENCY_DEFAULT);
-    hist_ebpf::record(&hist, &LATENCY_SUM, &config.settings, key, value);
+    let key = next.key(config.per);
+    hist_ebpf::record_latency(&hist, &LATENCY_SUM, &config.settings, key, ns);
 }
