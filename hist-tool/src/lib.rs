@@ -325,6 +325,8 @@ pub struct View<P> {
     /// Whether a prefix can no longer count (a pid whose process exited: [`task_gone`]), so
     /// that its histogram can leave the map; `None` for prefixes that stay (ops).
     gone: Option<fn(&P) -> bool>,
+    /// The line printed when tracing ends, if any, where the banner went.
+    farewell: Option<String>,
 }
 
 impl<P> View<P> {
@@ -341,6 +343,7 @@ impl<P> View<P> {
             metric: metric.into(),
             help,
             gone: None,
+            farewell: None,
         }
     }
 
@@ -380,6 +383,13 @@ impl<P> View<P> {
         self
     }
 
+    /// A line printed when tracing ends, after the last histogram (libbpf-tools' funclatency:
+    /// `Exiting trace of PATTERN`); like the banner, on stderr in JSON and Prometheus modes.
+    pub fn farewell(mut self, line: impl Into<String>) -> Self {
+        self.farewell = Some(line.into());
+        self
+    }
+
     /// What a scrape needs of it, for the server's thread.
     fn for_scrapes(&self) -> Self {
         Self {
@@ -392,6 +402,7 @@ impl<P> View<P> {
             metric: String::new(),
             help: self.help,
             gone: self.gone,
+            farewell: None,
         }
     }
 }
@@ -787,6 +798,13 @@ impl Tool {
             countdown -= 1;
             if wakeup == Wakeup::Interrupted || countdown == 0 {
                 break;
+            }
+        }
+        if let Some(line) = &view.farewell {
+            if self.args.json {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
             }
         }
         if let Some((file, heatmap)) = heatmap {

@@ -111,7 +111,16 @@ fn funclatency_times_a_c_library_function_as_libbpf_tools_does() {
     );
     let (ours, stderr, theirs) = side_by_side(&["-v", "-p", "{pid}", "c:getpid"], Some("c:getpid"));
     assert!(stderr.contains("getpid: uprobe"), "{stderr}");
-    compare("-p PID c:getpid (uprobe)", &ours, &theirs.unwrap());
+    let theirs = theirs.unwrap();
+    compare("-p PID c:getpid (uprobe)", &ours, &theirs);
+    // libbpf-tools' last line, ours too.
+    let last = |output: &str| output.trim_end().lines().last().map(str::to_owned);
+    assert_eq!(
+        last(&ours),
+        Some("Exiting trace of c:getpid".into()),
+        "{ours}"
+    );
+    assert_eq!(last(&ours), last(&theirs), "{theirs}");
     // getpgid, getpid, getppid: getpid is the second copy.
     let (ours, stderr, _) = side_by_side(&["-v", "-p", "{pid}", "c:getp*id"], None);
     assert!(

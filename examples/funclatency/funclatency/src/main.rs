@@ -82,6 +82,7 @@ fn run(args: Args) -> Result<(), ToolError> {
     let banner = format!("Tracing {}.  Hit Ctrl-C to exit", args.pattern);
     let view = View::new(banner, "funclatency_seconds", "Function latency")
         .sections(section, label)
-        .timestamp(args.timestamp.then_some(Timestamp::Hms));
+        .timestamp(args.timestamp.then_some(Timestamp::Hms))
+        .farewell(format!("Exiting trace of {}", args.pattern));
     tracing.run::<FuncLatency>(&view)
 }

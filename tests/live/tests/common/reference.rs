@@ -58,6 +58,15 @@ impl Reference {
     }
 }
 
+impl Drop for Reference {
+    /// A test that fails before [`finish`](Reference::finish) must not leave the tool tracing
+    /// (it would load every later event of the run); after `finish`, nothing is left to stop.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A printed log2 histogram: `(low, count)` of each row.
 pub(crate) type Rows = Vec<(u64, u64)>;
 
