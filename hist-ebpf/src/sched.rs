@@ -13,7 +13,7 @@ use hist_core::sched::{
     TaskFields,
 };
 
-use crate::{StartTimes, read_btf_field};
+use crate::{StartTimes, read_field};
 
 /// A task a scheduler tracepoint names.
 pub struct Task<'f> {
@@ -66,7 +66,7 @@ impl<'f> Task<'f> {
     /// Its thread id (0: an idle task).
     #[inline(always)]
     pub fn pid(&self) -> u32 {
-        let read = || read_btf_field::<u32>(self.task, &self.fields.pid);
+        let read = || read_field::<u32>(self.task, &self.fields.pid);
         self.pid.or_else(read).unwrap_or(0)
     }
 
@@ -75,14 +75,14 @@ impl<'f> Task<'f> {
     #[inline(always)]
     pub fn tgid(&self) -> Option<u32> {
         self.tgid
-            .or_else(|| read_btf_field::<u32>(self.task, &self.fields.tgid))
+            .or_else(|| read_field::<u32>(self.task, &self.fields.tgid))
     }
 
     /// The id of its cgroup (v2), its directory's inode number; 0 where the hook does not tell
     /// (a tracefs record).
     #[inline(always)]
     pub fn cgroup_id(&self) -> u64 {
-        read_btf_field::<u64>(self.task, &self.fields.cgroup).unwrap_or(0)
+        read_field::<u64>(self.task, &self.fields.cgroup).unwrap_or(0)
     }
 
     /// Its histogram's key when a tool's histograms are `per` ([`hist_core::sched::per`]): its
@@ -95,7 +95,7 @@ impl<'f> Task<'f> {
             hist_core::sched::per::THREAD => self.pid(),
             hist_core::sched::per::CGROUP => self.cgroup_id() as u32,
             hist_core::sched::per::PIDNS => {
-                read_btf_field::<u32>(self.task, &self.fields.pidns).unwrap_or(0)
+                read_field::<u32>(self.task, &self.fields.pidns).unwrap_or(0)
             }
             _ => 0,
         }
@@ -118,14 +118,9 @@ impl<'f> Task<'f> {
     }
 
     /// Ends the task's wait: the nanoseconds since [`start_wait`](Self::start_wait), `None`
-    /// when it was not waiting (it began before tracing did, or was filtered out). An idle
-    /// task (pid 0) never waits in a run queue: it is not looked up, and an idle CPU's
-    /// switches cost no lookup.
+    /// when it was not waiting (it began before tracing did, or was filtered out).
     #[inline(always)]
     pub fn waited_ns(&self, starts: &StartTimes<RunQueueStart>) -> Option<u64> {
-        if self.pid() == 0 {
-            return None;
-        }
         #[cfg(feature = "task-storage")]
         if self.task != 0 {
             let start = core::mem::replace(crate::task_start::of_task(self.task, false)?, 0);
@@ -140,7 +135,7 @@ impl<'f> Task<'f> {
 #[inline(always)]
 pub fn prev_runnable_btf(ctx: &BtfTracePointContext, fields: &TaskFields) -> bool {
     let prev: u64 = ctx.arg(1);
-    read_btf_field::<u32>(prev, &fields.state) == Some(0)
+    read_field::<u32>(prev, &fields.state) == Some(0)
 }
 
 /// The same at tracefs, from the record's `prev_state`.

@@ -50,7 +50,7 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
     on_switch(|| {
         // `prev`, the task leaving the CPU, is the second argument.
         let prev: u64 = ctx.arg(1);
-        hist_ebpf::read_btf_field::<u32>(prev, &CONFIG.get().task_state) == Some(TASK_DEAD)
+        hist_ebpf::read_field::<u32>(prev, &CONFIG.get().task_state) == Some(TASK_DEAD)
     });
     0
 }
